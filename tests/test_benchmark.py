@@ -1,0 +1,26 @@
+"""Smoke test of benchmarks/runoff_learner_overhead.py with tiny settings (not a timing test)."""
+import json, re, subprocess, sys
+
+from conftest import REPO
+
+SCRIPT = REPO/'benchmarks'/'runoff_learner_overhead.py'
+
+
+def test_benchmark_script_runs_and_prints_the_ratio():
+    r = subprocess.run([sys.executable, str(SCRIPT), '--epochs', '1', '--reps', '1', '--hidden', '8'],
+                       cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    m = re.search(r'^ratio \(Learner / plain\): (\S+)$', r.stdout, re.M)
+    assert m, r.stdout
+    ratio = float(m.group(1))
+    assert ratio > 0
+    assert re.search(r'^fastai Learner: .* windows/s$', r.stdout, re.M) and re.search(r'^plain PyTorch : .* windows/s$', r.stdout, re.M)
+    assert re.search(r'^overhead: [+-]\d+\.\d % -> (meets|MISSES) the target \(overhead <= 15 %\)$', r.stdout, re.M)
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary['hidden'] == 8 and summary['epochs'] == 1 and summary['reps'] == 1
+    assert abs(summary['ratio'] - ratio) < 1e-3 and summary['windows_per_epoch'] > 0
+
+
+def test_benchmark_rejects_bad_arguments():
+    r = subprocess.run([sys.executable, str(SCRIPT), '--epochs', '0'], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and '--epochs must be at least 1' in r.stderr

@@ -1,0 +1,276 @@
+"""The `drl-notes` command: help, one quick end-to-end run on the shipped Leaf River series, a user CSV, and the
+messages it gives for bad input.
+
+Most calls run `drl_notes.cli.main` in this process (`run_cli` in conftest.py maps SystemExit to an exit code);
+the installed console script is run as a real subprocess for the help texts and one data error."""
+import shutil, subprocess, sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import ERR
+from drl_notes.runoff import REPORT_FILES, load_series, runoff_metrics
+
+EXE = Path(sys.executable).parent/'drl-notes'
+needs_exe = pytest.mark.skipif(not EXE.exists(), reason=f'console script not installed next to the interpreter ({EXE})')
+
+RUNOFF_OPTIONS = ['--series', '--csv', '--date-col', '--flow-col', '--gaps', '--train', '--valid', '--test', '--models',
+                  '--seeds', '--min-obs', '--out', '--overwrite', '--quick']
+COLUMNS = ['model', 'seed', 'period', 'm', 's', 'MAX+', 'MAX-', 'r', 'NSE', 'KGE', 'RMSE', 'n', 'n_rel']
+
+
+def sh(*args, timeout=120):
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=timeout)
+
+
+# ---------------------------------------------------------------- help
+
+def test_help(cli):
+    code, out, _ = cli('--help')
+    assert code == 0 and 'usage: drl-notes' in out and 'runoff' in out
+
+
+def test_runoff_help_documents_every_option(cli):
+    code, out, _ = cli('runoff', '--help')
+    assert code == 0 and 'usage: drl-notes runoff' in out
+    for opt in RUNOFF_OPTIONS: assert opt in out, opt
+    for word in ('leaf', 'interpolate', 'DRL_NOTES_DATA', 'metrics.csv', 'hydrograph.png'): assert word in out, word
+
+
+def test_no_command_is_a_usage_error(cli):
+    code, _, err = cli()
+    assert code == 2 and 'usage: drl-notes' in err
+
+
+@needs_exe
+@pytest.mark.parametrize('args', [['--help'], ['runoff', '--help']], ids=['drl-notes --help', 'drl-notes runoff --help'])
+def test_installed_script_help(args):
+    r = sh(EXE, *args)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith('usage: drl-notes')
+    if args[0] == 'runoff':
+        for opt in RUNOFF_OPTIONS: assert opt in r.stdout, opt
+
+
+@needs_exe
+def test_installed_script_data_error_exit_code(tmp_path):
+    r = sh(EXE, 'runoff', '--csv', tmp_path/'nope.csv', '--out', tmp_path/'out')
+    assert r.returncode == 2 and r.stdout == ''
+    # the last line: importing fastai may print a third-party FutureWarning before it
+    assert r.stderr.splitlines()[-1] == f'{ERR} {tmp_path/"nope.csv"}: no such file', r.stderr
+    assert not (tmp_path/'out').exists()
+
+
+def test_python_m_cli_help():
+    r = sh(sys.executable, '-m', 'drl_notes.cli', '--help')
+    assert r.returncode == 0 and r.stdout.startswith('usage: drl-notes')
+
+
+# ---------------------------------------------------------------- one quick run on the shipped series
+
+@pytest.fixture(scope='module')
+def quick_run(tmp_path_factory):
+    "`drl-notes runoff --quick --models deep_lstm persistence --out TMP/leaf`, once for the module."
+    from conftest import run_cli
+    out = tmp_path_factory.mktemp('cli')/'leaf'
+    args = ['runoff', '--quick', '--models', 'deep_lstm', 'persistence', '--out', out]
+    code, stdout, err = run_cli(*args)
+    assert code == 0, err
+    return dict(out=out, args=args, stdout=stdout)
+
+
+def test_quick_run_writes_the_report(quick_run):
+    out = quick_run['out']
+    for f in REPORT_FILES:
+        assert (out/f).is_file() and (out/f).stat().st_size > 0, f
+        assert f'{f}: {out/f}' in quick_run['stdout']
+    for f in ('hydrograph.png', 'curves.png'): assert (out/f).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    assert not list(out.glob('.*.tmp'))                      # atomic writes left no temporary files
+    md = (out/'metrics.md').read_text()
+    assert md.startswith('# Leaf River') and 'QUICK smoke test' in md
+    assert 'train 1974-01-01…1983-12-31, valid 1984-01-01…1984-12-31, test 1985-01-01…1987-12-31' in md
+
+
+def test_quick_run_metrics_csv(quick_run):
+    df = pd.read_csv(quick_run['out']/'metrics.csv')
+    assert list(df.columns) == COLUMNS
+    assert set(df.model) == {'deep_lstm', 'persistence'} and set(df.seed) == {0}
+    whole = df[df.period == 'whole test period'].set_index('model')
+    assert sorted(whole.index) == ['deep_lstm', 'persistence']
+    assert (whole.n == 1095).all() and (whole.n_rel == 1095).all()    # 1985 … 1987, every day has flow > 0
+    assert whole.loc['deep_lstm', ['m', 's', 'NSE', 'KGE', 'RMSE']].notna().all()
+    # persistence needs no training: its whole-period scores must equal yesterday's flow scored directly
+    s = load_series('leaf')
+    want = runoff_metrics(s['1985':'1987'].to_numpy(), s.shift(1)['1985':'1987'].to_numpy())
+    for k in ('m', 's', 'MAX+', 'MAX-', 'r', 'NSE', 'KGE', 'RMSE'):
+        assert whole.loc['persistence', k] == pytest.approx(want[k], rel=1e-9), k
+    # flood-month rows come before the two summary rows, for each model
+    assert list(df[df.model == 'persistence'].period)[-2:] == ['flood-month mean', 'whole test period']
+
+
+def test_second_run_needs_overwrite(quick_run, tmp_path, cli):
+    out = tmp_path/'leaf'
+    shutil.copytree(quick_run['out'], out)
+    args = [str(out) if a == quick_run['out'] else a for a in quick_run['args']]
+    before = (out/'metrics.csv').read_bytes()
+    code, stdout, err = cli(*args)
+    assert code == 2 and stdout == ''
+    assert err.startswith(ERR) and f'{out} already holds metrics.csv, metrics.md, hydrograph.png, curves.png' in err
+    assert '--overwrite' in err
+    assert (out/'metrics.csv').read_bytes() == before              # nothing touched
+    # with --overwrite it runs (persistence only, to stay quick) and replaces the table
+    code, _, err = cli('runoff', '--models', 'persistence', '--out', out, '--overwrite')
+    assert code == 0, err
+    assert set(pd.read_csv(out/'metrics.csv').model) == {'persistence'}
+    assert not (out/'curves.png').exists()                         # no stale file from the earlier run is left behind
+
+
+def test_metrics_files_are_tidy(quick_run):
+    df = pd.read_csv(quick_run['out']/'metrics.csv', dtype=str)
+    assert df.n.str.fullmatch(r'\d+').all() and df.n_rel.str.fullmatch(r'\d+').all()   # day counts are integers
+    rows = [l for l in (quick_run['out']/'metrics.md').read_text().splitlines() if l.startswith('|')]
+    assert [c.strip() for c in rows[0].strip('|').split('|')] == ['model', 'period', 'seeds', 'm', 's', 'MAX+', 'MAX-', 'r', 'NSE', 'KGE', 'RMSE']
+    assert any(r.startswith('| deep LSTM 2×128') for r in rows) and "('" not in ''.join(rows)
+
+
+# ---------------------------------------------------------------- a user's CSV
+
+@pytest.fixture
+def leaf_slice_csv(leaf_frame, tmp_path):
+    "Eight years (1978 … 1985) of the shipped Leaf River file as a user CSV with columns date, flow."
+    df = leaf_frame[(leaf_frame.Date >= '1978-01-01') & (leaf_frame.Date <= '1985-12-31')]
+    path = tmp_path/'leaf_slice.csv'
+    df[['Date', 'Qo']].rename(columns={'Date': 'date', 'Qo': 'flow'}).to_csv(path, index=False)
+    return path
+
+
+def test_user_csv_with_automatic_periods(leaf_slice_csv, tmp_path, cli):
+    out = tmp_path/'out'
+    code, _, err = cli('runoff', '--csv', leaf_slice_csv, '--models', 'persistence', '--out', out)
+    assert code == 0, err
+    md = (out/'metrics.md').read_text()
+    assert md.startswith('# leaf_slice.csv')
+    assert 'train 1978-01-01…1981-12-31, valid 1982-01-01…1982-12-31, test 1983-01-01…1985-12-31' in md
+    df = pd.read_csv(out/'metrics.csv')
+    assert list(df.columns) == COLUMNS
+    assert df.set_index('period').loc['whole test period', 'n'] == 1096           # 1983 … 1985 (1984 is a leap year)
+    assert (out/'hydrograph.png').is_file() and not (out/'curves.png').exists()  # nothing was trained
+
+
+def test_user_csv_with_own_columns_and_periods(leaf_frame, tmp_path, cli):
+    path = tmp_path/'leaf.csv'
+    leaf_frame.to_csv(path, index=False)                                            # columns Date, E0, P, Qo
+    code, _, err = cli('runoff', '--csv', path, '--date-col', 'Date', '--flow-col', 'Qo', '--models', 'persistence',
+                       '--train', '1960-01-01', '1969-12-31', '--valid', '1970-01-01', '1970-12-31',
+                       '--test', '1971-01-01', '1972-12-31', '--out', tmp_path/'out')
+    assert code == 0, err
+    whole = pd.read_csv(tmp_path/'out'/'metrics.csv').set_index('period').loc['whole test period']
+    assert whole.n == 731
+
+
+def test_gaps_option(leaf_frame, tmp_path, cli):
+    df = leaf_frame[(leaf_frame.Date >= '1978-01-01') & (leaf_frame.Date <= '1985-12-31')]
+    df = df[~df.Date.isin(['1979-03-02', '1979-03-03'])]                            # a two-day gap
+    path = tmp_path/'gappy.csv'
+    df[['Date', 'Qo']].rename(columns={'Date': 'date', 'Qo': 'flow'}).to_csv(path, index=False)
+    code, _, err = cli('runoff', '--csv', path, '--models', 'persistence', '--out', tmp_path/'a')
+    assert code == 2 and err.startswith(ERR)
+    assert '2 missing day(s) (missing dates or NaN), first 1979-03-02, longest gap 2 day(s)' in err
+    code, _, err = cli('runoff', '--csv', path, '--models', 'persistence', '--out', tmp_path/'b', '--gaps', 'interpolate')
+    assert code == 0, err
+
+
+# ---------------------------------------------------------------- bad input: exit code 2 and an informative message
+
+def _spoil(row, col, value):
+    def edit(df): df = df.copy(); df.loc[row, col] = value; return df
+    return edit
+
+
+BAD_CSV = {  # id: (edit of a valid 400-day file, fragments the message must contain)
+    'missing column': (lambda df: df.rename(columns={'flow': 'Q'}), ["no column 'flow'; the columns are ['date', 'Q']"]),
+    'unparsable date': (_spoil(1, 'date', '2000-02-30'), ['[date]', "line 3: cannot read '2000-02-30' as a date"]),
+    'non-numeric flow': (_spoil(2, 'flow', 'n/a'), ['[flow]', "line 4: 'n/a' is not a number"]),
+    'negative flow': (_spoil(5, 'flow', '-1'), ['1 negative flow(s), first -1.0 on 2000-01-06']),
+    'duplicate date': (_spoil(3, 'date', '2000-01-03'), ['1 duplicate date(s), first 2000-01-03']),
+    'unsorted dates': (lambda df: df.iloc[[0, 1, 3, 2] + list(range(4, len(df)))],
+                       ['dates are not in increasing order: 2000-01-04 is followed by 2000-01-03']),
+    'gap': (lambda df: df.drop(index=[9, 10, 11]), ['3 missing day(s)', 'first 2000-01-10, longest gap 3 day(s)']),
+    'too short': (lambda df: df.iloc[:200], ['series has 200 days, at least 365 are needed']),
+    'too short for auto periods': (None, ['is too short for 1 validation and 3 test year(s)', 'pass periods explicitly']),
+}
+
+
+@pytest.mark.parametrize('case', list(BAD_CSV))
+def test_bad_csv(case, daily_csv, tmp_path, cli):
+    edit, fragments = BAD_CSV[case]
+    path = daily_csv(n=400, edit=edit)
+    code, stdout, err = cli('runoff', '--csv', path, '--models', 'persistence', '--out', tmp_path/'out')
+    assert code == 2, (code, err)
+    assert err.startswith(ERR) and err.count('\n') == 1, err
+    for f in fragments: assert f in err, (f, err)
+    if case != 'too short for auto periods': assert str(path) in err      # names the file
+    assert stdout == '' and not (tmp_path/'out').exists()
+
+
+def test_missing_csv_file(tmp_path, cli):
+    code, _, err = cli('runoff', '--csv', tmp_path/'nope.csv', '--out', tmp_path/'out')
+    assert code == 2 and err == f'{ERR} {tmp_path/"nope.csv"}: no such file\n'
+
+
+LEAF = ['1974-01-01', '1983-12-31'], ['1984-01-01', '1984-12-31'], ['1985-01-01', '1987-12-31']
+
+
+def _periods(train=LEAF[0], valid=LEAF[1], test=LEAF[2]):
+    return ['--train', *train, '--valid', *valid, '--test', *test]
+
+
+BAD_RUN = {  # id: (arguments after `runoff`, fragments)
+    'overlapping periods': (_periods(valid=['1983-06-01', '1984-12-31']),
+                            ['valid period must start after the train period ends (1983-12-31), it starts 1983-06-01']),
+    'period outside the series': (_periods(test=['1985-01-01', '1999-12-31']),
+                                  ['test period 1985-01-01…1999-12-31 is outside the series (1957-01-01…1987-12-31)']),
+    'period ends before it starts': (_periods(train=['1983-12-31', '1974-01-01']),
+                                     ['train period 1983-12-31…1974-01-01 ends before it starts']),
+    'invalid period date': (_periods(train=['1974-13-01', '1983-12-31']), ['1974-13-01']),
+    'unknown series': (['--series', 'nile'], ["unknown series 'nile'; choose one of ['baskatong', 'cuntan',"]),
+}
+
+
+def test_unknown_model_is_a_usage_error(tmp_path, cli):
+    code, stdout, err = cli('runoff', '--models', 'deep_lstm', 'transformer', '--out', tmp_path/'out')
+    assert code == 2 and stdout == '' and "argument --models: invalid choice: 'transformer'" in err
+    assert 'deep_lstm' in err and 'persistence' in err and not (tmp_path/'out').exists()
+
+
+@pytest.mark.parametrize('case', list(BAD_RUN))
+def test_bad_run(case, tmp_path, cli):
+    args, fragments = BAD_RUN[case]
+    code, stdout, err = cli('runoff', *args, '--out', tmp_path/'out')
+    assert code == 2, (code, err)
+    assert err.startswith(ERR), err
+    for f in fragments: assert f in err, (f, err)
+    assert stdout == '' and not (tmp_path/'out').exists()
+
+
+def test_data_folder_series_without_the_variable(monkeypatch, tmp_path, cli):
+    monkeypatch.delenv('DRL_NOTES_DATA', raising=False)
+    code, _, err = cli('runoff', '--series', 'cuntan', '--out', tmp_path/'out')
+    assert code == 2 and err.startswith(ERR) and '$DRL_NOTES_DATA is not set' in err
+
+
+def test_train_without_valid_and_test_is_refused(tmp_path, cli):
+    code, stdout, err = cli('runoff', '--train', *LEAF[0], '--out', tmp_path/'out')
+    assert code != 0 and stdout == '' and 'give all of --train, --valid and --test, or none' in err
+    assert not (tmp_path/'out').exists()
+
+
+def test_train_without_valid_and_test_exits_like_other_input_errors(tmp_path, cli):
+    code, _, err = cli('runoff', '--train', *LEAF[0], '--out', tmp_path/'out')
+    assert code == 2 and err.startswith(ERR)
+
+
+def test_both_series_and_csv_is_a_usage_error(tmp_path, cli):
+    code, _, err = cli('runoff', '--series', 'leaf', '--csv', tmp_path/'x.csv')
+    assert code == 2 and 'not allowed with argument' in err
