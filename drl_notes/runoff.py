@@ -9,15 +9,13 @@ __all__ = ['YANGTZE_CSV', 'SERIES', 'PERIODS', 'METRICS', 'MODELS', 'MODEL_NAMES
            'thesis_gate_weights', 'lstm_from_equations', 'validate_flow', 'read_flow_csv', 'load_series', 'list_series',
            'Periods', 'auto_periods', 'WindowDataset', 'LastNMSE', 'RunoffData', 'RunoffLSTM',
            'average_mutual_information', 'choose_delay', 'delay_embed', 'false_nearest_fraction', 'choose_embedding',
-           'BPNN', 'DelayDataset', 'bpnn_dls', 'SaveBestWeights', 'TrainConfig', 'fit_learner', 'predict_lstm',
-           'predict_bpnn', 'predict_persistence', 'runoff_metrics', 'flood_months', 'score_periods', 'RunResult',
-           'run_models', 'summary_table', 'plot_hydrographs', 'plot_curves', 'runoff_report']
+           'BPNN', 'DelayDataset', 'bpnn_dls', 'TrainConfig', 'fit_learner', 'predict_lstm', 'predict_bpnn',
+           'predict_persistence', 'runoff_metrics', 'flood_months', 'score_periods', 'RunResult', 'run_models',
+           'summary_table', 'plot_hydrographs', 'plot_curves', 'runoff_report']
 
 # %% ../nbs/00_lstm_runoff.ipynb #199699da
-import io, math, os, tempfile, warnings
-from contextlib import redirect_stdout
-from dataclasses import dataclass, field, asdict, replace
-from functools import partial
+import math
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +24,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import data_file, package_data, default_device, seed_everything, is_quick
+from .core import data_file, package_data, default_device, seed_everything
 
 # %% ../nbs/00_lstm_runoff.ipynb #b85678f9
 def lstm_step(x:torch.Tensor, # input at time t, (batch, n_in)
@@ -394,15 +392,7 @@ def bpnn_dls(data:RunoffData, # the cut series
 
 # %% ../nbs/00_lstm_runoff.ipynb #4631aaef
 from fastai.learner import Learner
-from fastai.optimizer import Adam
-from fastai.callback.tracker import EarlyStoppingCallback, SaveModelCallback, TrackerCallback
-
-class SaveBestWeights(SaveModelCallback):
-    "Save the weights whenever `monitor` improves; reload the best with `weights_only=True` at the end."
-    def after_epoch(self):
-        TrackerCallback.after_epoch(self)
-        if self.new_best: self.best_epoch = self.epoch; self._save(self.fname)
-    def after_fit(self, **kwargs): self.learn.load(self.fname, with_opt=False, weights_only=True)
+from .core import fit_best
 
 # %% ../nbs/00_lstm_runoff.ipynb #9e9b5bf1
 @dataclass
@@ -421,19 +411,7 @@ def fit_learner(model:nn.Module, # the network
                 show_progress:bool=False # fastai's progress bar and epoch table
                )->Learner:
     "Train with Adam (TensorFlow's defaults), early stopping and best-weights selection on the validation loss."
-    tmp = tempfile.mkdtemp(prefix='drl_notes_')
-    learn = Learner(dls, model, loss_func=loss_func, opt_func=partial(Adam, sqr_mom=0.999, eps=1e-8, wd=0.), path=tmp, model_dir='.')
-    best = SaveBestWeights(fname='best')
-    cbs = [EarlyStoppingCallback(patience=cfg.patience), best]
-    try:
-        if show_progress: learn.fit(cfg.max_epochs, cfg.lr, cbs=cbs)
-        else:   # no bar, no epoch table, and no 'No improvement since epoch …' line from early stopping
-            with learn.no_bar(), learn.no_logging(), redirect_stdout(io.StringIO()): learn.fit(cfg.max_epochs, cfg.lr, cbs=cbs)
-    finally:
-        for f in Path(tmp).glob('*'): f.unlink()
-        os.rmdir(tmp)
-    learn.best_epoch = getattr(best, 'best_epoch', None)
-    return learn
+    return fit_best(model, dls, loss_func, cfg.lr, cfg.max_epochs, cfg.patience, show_progress=show_progress)
 
 # %% ../nbs/00_lstm_runoff.ipynb #3011d422
 @torch.no_grad()
@@ -659,7 +637,7 @@ def runoff_report(series:str|None=None, # a named series (default 'leaf', shippe
     head = (f"# {s.attrs.get('title', s.name)}\n\ntrain {periods.train[0]}…{periods.train[1]}, valid {periods.valid[0]}…{periods.valid[1]}, "
             f"test {periods.test[0]}…{periods.test[1]}; seeds {list(seeds)}{'; QUICK smoke test, not a result' if quick else ''}\n\n")
     with atomic_path(out/'metrics.md') as p: p.write_text(head + table.to_markdown(index=False) + '\n')
-    import matplotlib; import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt
     for name, fig in (('hydrograph.png', plot_hydrographs(res, models=models, unit=s.attrs.get('unit', ''), title=s.attrs.get('title', ''))),
                       ('curves.png', plot_curves(res, s.attrs.get('title', '')) if res.curves else None)):
         if fig is None: continue

@@ -24,3 +24,23 @@ def test_benchmark_script_runs_and_prints_the_ratio():
 def test_benchmark_rejects_bad_arguments():
     r = subprocess.run([sys.executable, str(SCRIPT), '--epochs', '0'], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and '--epochs must be at least 1' in r.stderr
+
+
+VAE_SCRIPT = REPO/'benchmarks'/'vae_learner_overhead.py'
+
+
+def test_vae_benchmark_script_runs_and_prints_the_ratio():
+    r = subprocess.run([sys.executable, str(VAE_SCRIPT), '--epochs', '1', '--reps', '1', '--latent', '4', '--n', '500'],
+                       cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    m = re.search(r'^ratio \(Learner / plain\): (\S+)$', r.stdout, re.M)
+    assert m and float(m.group(1)) > 0, r.stdout
+    assert re.search(r'^fastai Learner: .* images/s$', r.stdout, re.M) and re.search(r'^plain PyTorch : .* images/s$', r.stdout, re.M)
+    assert re.search(r'^overhead: [+-]\d+\.\d % -> (meets|MISSES) the target \(overhead <= 15 %\)$', r.stdout, re.M)
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary['latent'] == 4 and summary['metrics'] is True and summary['images_per_epoch'] == 300 + 100
+
+
+def test_vae_benchmark_rejects_bad_arguments():
+    r = subprocess.run([sys.executable, str(VAE_SCRIPT), '--latent', '0'], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and '--latent must be at least 1' in r.stderr

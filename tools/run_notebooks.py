@@ -35,6 +35,7 @@ def main(prefixes):
             raise
         tmp = p.with_name(f'.{p.name}.tmp'); nbformat.write(nb, tmp); os.replace(tmp, p)
         print(f'  done in {time.time()-t:.0f} s', flush=True)
-    subprocess.run(['nbdev-clean'], cwd=root, check=True)
+    clean = Path(sys.executable).parent/'nbdev-clean'        # the venv's, whether or not the venv is activated
+    subprocess.run([str(clean) if clean.exists() else 'nbdev-clean'], cwd=root, check=True)
 
 if __name__ == '__main__': main(sys.argv[1:])
