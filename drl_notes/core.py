@@ -6,7 +6,7 @@ Docs: https://drl-notes.github.io/drl_notes/core.html.md"""
 
 # %% auto #0
 __all__ = ['DATA_ENV', 'CACHE_ENV', 'DataNotFoundError', 'data_dir', 'data_file', 'package_data', 'default_device',
-           'seed_everything', 'atomic_path', 'is_quick', 'cache_dir', 'SaveBestWeights', 'fit_best']
+           'seed_everything', 'atomic_path', 'is_quick', 'cache_dir', 'SaveBestWeights', 'fit_best', 'mean_sd']
 
 # %% ../nbs/90_core.ipynb #d1b94245
 import os, random
@@ -115,17 +115,22 @@ def fit_best(model:torch.nn.Module, # the network
              loss_func, # fastai loss: loss_func(pred, *yb)
              lr:float, # Adam learning rate
              max_epochs:int, # upper limit on epochs
-             patience:int, # epochs without a better validation loss before stopping
+             patience:int, # epochs without a better validation score before stopping
              metrics=None, # fastai metrics, computed on the validation set each epoch
-             show_progress:bool=False # fastai's progress bar and epoch table
+             show_progress:bool=False, # fastai's progress bar and epoch table
+             monitor:str='valid_loss', # what early stopping and the best epoch follow: 'valid_loss' or the name of a metric
+             lower_is_better:bool=True # whether a smaller `monitor` is better (a loss, a cross-entropy) or a larger one (an accuracy)
             )->Learner:
-    "Train with Adam (TensorFlow's defaults), early stopping and best-weights selection on the validation loss."
+    "Train with Adam (TensorFlow's defaults), early stopping and best-weights selection on the validation loss (or on the metric `monitor`)."
     tmp = tempfile.mkdtemp(prefix='drl_notes_')
-    learn = Learner(dls, model, loss_func=loss_func, metrics=metrics, path=tmp, model_dir='.',
-                    opt_func=partial(Adam, sqr_mom=0.999, eps=1e-8, wd=0.))
-    best = SaveBestWeights(fname='best')
-    cbs = [EarlyStoppingCallback(patience=patience), best]
     try:
+        learn = Learner(dls, model, loss_func=loss_func, metrics=metrics, path=tmp, model_dir='.',
+                        opt_func=partial(Adam, sqr_mom=0.999, eps=1e-8, wd=0.))
+        names = ['train_loss', 'valid_loss'] + [m.name for m in learn.metrics]
+        if monitor not in names: raise ValueError(f"monitor={monitor!r}: expected 'valid_loss' or a metric's name, one of {names}.")
+        comp = np.less if lower_is_better else np.greater
+        best = SaveBestWeights(monitor=monitor, comp=comp, fname='best')
+        cbs = [EarlyStoppingCallback(monitor=monitor, comp=comp, patience=patience), best]
         if show_progress: learn.fit(max_epochs, lr, cbs=cbs)
         else:   # no bar, no epoch table, and no 'No improvement since epoch …' line from early stopping
             with learn.no_bar(), learn.no_logging(), redirect_stdout(io.StringIO()): learn.fit(max_epochs, lr, cbs=cbs)
@@ -134,3 +139,19 @@ def fit_best(model:torch.nn.Module, # the network
         os.rmdir(tmp)
     learn.best_epoch = getattr(best, 'best_epoch', None)
     return learn
+
+# %% ../nbs/90_core.ipynb #118f47b4
+import pandas as pd
+
+def mean_sd(df:pd.DataFrame, # one row per run (e.g. per seed)
+            by, # column(s) whose values define the groups
+            cols:list, # the columns to summarise
+            digits:int=2 # decimals
+           )->pd.DataFrame:
+    "'mean ± sd' over the runs of each group (sample s.d.), one column per score; the mean alone where a group has a single run."
+    missing = [c for c in ([by] if isinstance(by, str) else list(by)) + list(cols) if c not in df.columns]
+    if missing: raise ValueError(f"mean_sd: no column(s) {missing}; the frame has {list(df.columns)}.")
+    g = df.groupby(by, sort=False)[list(cols)]
+    mean, sd = g.mean(), g.std(ddof=1)
+    cell = lambda m, s: f'{m:.{digits}f}' if not np.isfinite(s) else f'{m:.{digits}f} ± {s:.{digits}f}'
+    return pd.DataFrame({c: [cell(m, s) for m, s in zip(mean[c], sd[c])] for c in cols}, index=mean.index)

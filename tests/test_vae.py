@@ -11,7 +11,7 @@ from scipy.io import savemat
 from drl_notes.core import DATA_ENV, DataNotFoundError, data_dir, seed_everything
 from drl_notes.vae import (ARCHS, VAE_REPORT_FILES, BetaELBOLoss, BetaVAE, ImageData, LinearGaussian, VAEConfig, evaluate_vae,
                            fano_bound, gaussian_entropy, history, kl_decomposition, kl_normal, load_celeba, load_mnist, load_olivetti,
-                           load_vae, log_normal, make_shapes, read_idx, reconstruction_bound, reparameterize, save_vae, split_indices,
+                           load_vae, log_normal, make_shapes, mixture_log_density, read_idx, reconstruction_bound, reparameterize, save_vae, split_indices,
                            to_float_images, train_vae, traverse)
 
 HAVE_DATA = data_dir(required=False) is not None
@@ -332,3 +332,13 @@ def test_vae_cli_help(cli):
     assert code == 0
     for opt in ('--data', '--source', '--beta', '--latent', '--likelihood', '--lr', '--epochs', '--patience', '--bs', '--seed', '--out',
                 '--overwrite', '--quick', 'traversals.png', 'mlxtend'): assert opt in out, opt
+
+
+def test_mixture_log_density_does_not_depend_on_the_block_size():
+    torch.manual_seed(0)
+    mu, lv = torch.randn(300, 5, dtype=torch.float64), torch.randn(300, 5, dtype=torch.float64)
+    z = reparameterize(mu, lv)
+    ref = mixture_log_density(z, mu, lv, chunk=300)
+    for c in (None, 1, 7, 64): assert torch.equal(mixture_log_density(z, mu, lv, chunk=c), ref)   # bit for bit: rows are independent
+    direct = torch.logsumexp(log_normal(z[:3, None], mu[None], lv[None]), 1) - math.log(300)
+    torch.testing.assert_close(ref[:3], direct)
