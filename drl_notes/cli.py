@@ -106,6 +106,49 @@ def _run_mi(a):
     paths = mi_report(a.checkpoint, a.data, a.out, a.source, a.split_seed, a.split, a.threshold, a.mc_samples, a.points, a.quick, a.overwrite)
     for k, v in paths.items(): print(f'{k}: {v}')
 
+# %% ../nbs/92_cli.ipynb #9c736350
+def _eeg_parser(sub):
+    p = sub.add_parser('eeg', help='EEG frames → β-VAE + LSTM and the baselines (chapter 03), cross-validated with honest splits',
+                       description='Cross-validate PSD-SVM, CNN-LSTM, AE-LSTM and β-VAE-LSTM on an EEG data set with trial-wise or subject-wise '
+                                   'splits (every window of a trial, or every trial of a subject, on one side) and write scores.csv, '
+                                   'table_4_1.md (the thesis\'s Table 4-1 beside ours), topk.csv (Table 3-3: the top-k% factors by mutual '
+                                   'information), confusion.png, curves.png and summary.json.')
+    p.add_argument('--data', choices=('eegmmidb', 'eyestate', 'deap'), default='eegmmidb',
+                   help='eegmmidb (PhysioNet motor movement/imagery S001, 4 classes, from $DRL_NOTES_DATA; default), eyestate (UCI EEG Eye '
+                        'State, 2 classes, from $DRL_NOTES_DATA) or deap (your copy: give --deap-dir)')
+    p.add_argument('--deap-dir', default=None, help="DEAP's data_preprocessed_python folder (s01.dat … s32.dat)")
+    p.add_argument('--subjects', type=int, nargs='+', default=None, help='DEAP subject numbers (default: every sXX.dat in the folder)')
+    p.add_argument('--deap-trials', type=int, default=40, help='trials per DEAP file (default 40, as in DEAP; 0 accepts any number)')
+    p.add_argument('--target', choices=('quadrant', 'valence', 'arousal'), default='quadrant',
+                   help='DEAP classes: the 4 valence-arousal quadrants (default), or binary valence or arousal (high = above 5)')
+    p.add_argument('--models', nargs='+', choices=('psd_svm', 'cnn', 'ae', 'vae'), default=['psd_svm', 'cnn', 'ae', 'vae'], metavar='MODEL',
+                   help='any of psd_svm cnn ae vae (default: all four)')
+    p.add_argument('--folds', type=int, default=5, help='folds per seed (default 5; with --by subject, the number of subjects is leave-one-out)')
+    p.add_argument('--seeds', type=int, nargs='+', default=[0], help='one cross-validation per seed (default: 0)')
+    p.add_argument('--by', choices=('trial', 'subject'), default=None,
+                   help='split by trial or by subject (default: subject when the data have several subjects, else trial)')
+    p.add_argument('--epochs', type=int, default=200, help='maximum epochs of the networks (default 200)')
+    p.add_argument('--patience', type=int, default=30, help='epochs without a better validation cross-entropy before stopping (default 30)')
+    p.add_argument('--lr', type=float, default=1e-3, help='Adam learning rate (default 1e-3; the thesis: 1e-4)')
+    p.add_argument('--beta', type=float, default=6., help='KL weight of the β-VAE (default 6, the thesis)')
+    p.add_argument('--clf-weight', type=float, default=1., help='weight of the cross-entropy against the reconstruction (default 1, the thesis)')
+    p.add_argument('--bs', type=int, default=16, help='trials per batch (default 16)')
+    _output_args(p, 'eeg_out', '2 folds, 2 epochs, the first 4 s of each trial: a smoke test, not a result')
+    p.set_defaults(func=_run_eeg)
+    return p
+
+def _run_eeg(a):
+    from drl_notes.eeg import EEGConfig, eeg_report
+    for k in ('folds', 'epochs', 'patience', 'bs'):
+        if getattr(a, k) < 1: raise ValueError(f'--{k} must be at least 1, got {getattr(a, k)}')
+    if a.beta < 0 or a.lr <= 0 or a.clf_weight <= 0: raise ValueError(f'--beta must be >= 0, --lr and --clf-weight > 0, got {a.beta}, {a.lr} and {a.clf_weight}')
+    if a.deap_trials < 0: raise ValueError(f'--deap-trials must be 0 (any) or more, got {a.deap_trials}')
+    if a.data != 'deap' and (a.deap_dir or a.subjects): raise ValueError(f'--deap-dir and --subjects are for --data deap, not --data {a.data}')
+    cfg = EEGConfig(beta=a.beta, clf_weight=a.clf_weight, lr=a.lr, max_epochs=a.epochs, patience=a.patience, bs=a.bs)
+    paths = eeg_report(a.data, a.deap_dir, a.subjects, a.target, a.deap_trials or None, tuple(a.models), a.folds, tuple(a.seeds), a.by, cfg,
+                       a.out, a.quick, a.overwrite)
+    for k, v in paths.items(): print(f'{k}: {v}')
+
 # %% ../nbs/92_cli.ipynb #e427cf17
 def build_parser()->argparse.ArgumentParser:
     "The `drl-notes` argument parser with every chapter's subcommand."
@@ -114,6 +157,7 @@ def build_parser()->argparse.ArgumentParser:
     _runoff_parser(sub)
     _vae_parser(sub)
     _mi_parser(sub)
+    _eeg_parser(sub)
     return p
 
 def main(argv:list|None=None # arguments, default sys.argv[1:]

@@ -7,14 +7,16 @@ The suite must stay fast on a small, possibly shared CPU machine:
   forward/backward pass about 100x slower (the threads spin-wait on each other), which turned a one-epoch test
   from a fraction of a second into minutes. The setting is inherited by the subprocesses the tests start.
 * Matplotlib draws off screen.
+* Caches (trained models, EEG frames) go to a temporary folder, never to the user's `~/.cache/drl_notes`.
 """
-import io, os, sys
+import io, os, sys, tempfile
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 os.environ.setdefault('OMP_NUM_THREADS', '1')
 os.environ.setdefault('MKL_NUM_THREADS', os.environ['OMP_NUM_THREADS'])
 os.environ.setdefault('MPLBACKEND', 'Agg')
+os.environ['DRL_NOTES_CACHE'] = tempfile.mkdtemp(prefix='drl_notes_test_cache_')   # tests never write into the user's cache
 
 import pandas as pd
 import pytest

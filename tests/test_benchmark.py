@@ -44,3 +44,29 @@ def test_vae_benchmark_script_runs_and_prints_the_ratio():
 def test_vae_benchmark_rejects_bad_arguments():
     r = subprocess.run([sys.executable, str(VAE_SCRIPT), '--latent', '0'], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and '--latent must be at least 1' in r.stderr
+
+
+EEG_SCRIPT = REPO/'benchmarks'/'eeg_preprocessing.py'
+
+
+def test_eeg_preprocessing_benchmark_runs_and_prints_its_figures():
+    r = subprocess.run([sys.executable, str(EEG_SCRIPT), '--frames', '2000', '--griddata-frames', '20', '--matmul', '256',
+                        '--subjects', '2', '--trials', '10', '--reps', '1'], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    m = re.search(r'^speed-up: (\d+)x -> (meets|MISSES) the target \(>= 200x\)', out, re.M)
+    assert m and int(m.group(1)) > 0, out
+    assert re.search(r'^griddata : \S+ ms per frame \(20 frames\)$', out, re.M) and re.search(r'^operator : \S+ µs per frame \(2000 frames', out, re.M)
+    assert re.search(r'^max \|operator - griddata\| / max \|values\|: \S+ -> meets the target \(<= 1e-06\)$', out, re.M)   # accuracy must hold
+    assert re.search(r'^operator: \S+ GFLOP/s .* = \d+ % of numpy\'s dense matmul$', out, re.M)
+    assert re.search(r'^total: \S+ s -> (meets|MISSES) the target \(< 60 s\)$', out, re.M) and re.search(r'^peak memory: ', out, re.M)
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary['frames'] == 2000 and summary['e2e_subjects'] == 2 and summary['e2e_frames_shape'] == [20, 63, 3, 32, 32]
+    assert summary['meets_diff'] and 0 < summary['max_rel_diff'] <= 1e-6 and summary['speedup'] > 0
+
+
+def test_eeg_preprocessing_benchmark_rejects_bad_arguments():
+    r = subprocess.run([sys.executable, str(EEG_SCRIPT), '--frames', '10', '--griddata-frames', '20'], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and '--griddata-frames must not exceed --frames' in r.stderr
+    r = subprocess.run([sys.executable, str(EEG_SCRIPT), '--subjects', '0'], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and '--subjects must be at least 1' in r.stderr
