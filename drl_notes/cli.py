@@ -17,6 +17,11 @@ def _output_args(p, out:str, quick_help:str):
     p.add_argument('--overwrite', action='store_true', help='replace existing output files')
     p.add_argument('--quick', action='store_true', help=quick_help)
 
+def _at_least_1(a, *names):
+    "Refuse a count argument below 1, naming it."
+    for k in names:
+        if getattr(a, k) < 1: raise ValueError(f'--{k.replace("_", "-")} must be at least 1, got {getattr(a, k)}')
+
 def _runoff_parser(sub):
     p = sub.add_parser('runoff', help='train and score the runoff models (chapter 00) on a series; write tables and a hydrograph',
                        description='Train the deep LSTM, the 1-layer LSTM and the BPNN on a daily discharge series, score them and '
@@ -75,8 +80,7 @@ def _vae_parser(sub):
 
 def _run_vae(a):
     from drl_notes.vae import vae_report, VAEConfig
-    for k in ('latent', 'epochs', 'patience', 'bs'):
-        if getattr(a, k) < 1: raise ValueError(f'--{k} must be at least 1, got {getattr(a, k)}')
+    _at_least_1(a, 'latent', 'epochs', 'patience', 'bs')
     if a.beta < 0 or a.lr <= 0: raise ValueError(f'--beta must be >= 0 and --lr > 0, got {a.beta} and {a.lr}')
     cfg = VAEConfig(n_latent=a.latent, likelihood=a.likelihood, beta=a.beta, lr=a.lr, max_epochs=a.epochs, patience=a.patience, bs=a.bs)
     paths = vae_report(a.data, cfg, out=a.out, seed=a.seed, quick=a.quick, source=a.source, overwrite=a.overwrite)
@@ -139,8 +143,7 @@ def _eeg_parser(sub):
 
 def _run_eeg(a):
     from drl_notes.eeg import EEGConfig, eeg_report
-    for k in ('folds', 'epochs', 'patience', 'bs'):
-        if getattr(a, k) < 1: raise ValueError(f'--{k} must be at least 1, got {getattr(a, k)}')
+    _at_least_1(a, 'folds', 'epochs', 'patience', 'bs')
     if a.beta < 0 or a.lr <= 0 or a.clf_weight <= 0: raise ValueError(f'--beta must be >= 0, --lr and --clf-weight > 0, got {a.beta}, {a.lr} and {a.clf_weight}')
     if a.deap_trials < 0: raise ValueError(f'--deap-trials must be 0 (any) or more, got {a.deap_trials}')
     if a.data != 'deap' and (a.deap_dir or a.subjects): raise ValueError(f'--deap-dir and --subjects are for --data deap, not --data {a.data}')
