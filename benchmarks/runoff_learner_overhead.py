@@ -75,8 +75,8 @@ def main(argv=None):
         with learn.no_bar(), learn.no_logging(): learn.fit(epochs, lr)
 
     # --- plain PyTorch on the same datasets
-    train_ds = WindowDataset(data.z, data.train_starts(), data.seq_len)
-    valid_ds = WindowDataset(data.z, data.valid_starts(), data.seq_len)
+    train_ds = WindowDataset(data.x, data.z, data.train_starts(), data.seq_len)
+    valid_ds = WindowDataset(data.x, data.z, data.valid_starts(), data.seq_len)
     train_dl = DataLoader(train_ds, batch_size=a.bs, shuffle=True, drop_last=True, num_workers=0)
     valid_dl = DataLoader(valid_ds, batch_size=a.bs, shuffle=False, num_workers=0)
     model = fresh_model().to(device)

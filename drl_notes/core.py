@@ -1,4 +1,4 @@
-"""Where the data lives, which device trains the models, and one call that makes a run repeatable.
+"""Where the data lives, which device trains the models, one call that makes a run repeatable, and the helpers that turn results into checked sentences and safely written report folders.
 
 Docs: https://drl-notes.github.io/drl_notes/core.html.md"""
 
@@ -6,23 +6,25 @@ Docs: https://drl-notes.github.io/drl_notes/core.html.md"""
 
 # %% auto #0
 __all__ = ['DATA_ENV', 'CACHE_ENV', 'DataNotFoundError', 'data_dir', 'data_file', 'package_data', 'default_device',
-           'seed_everything', 'atomic_path', 'is_quick', 'cache_dir', 'SaveBestWeights', 'fit_best', 'mean_sd']
+           'seed_everything', 'atomic_path', 'is_quick', 'cache_dir', 'SaveBestWeights', 'EpochLog', 'fit_best',
+           'mean_sd', 'progress_printer', 'ClaimError', 'claim', 'Diff', 'paired_diff', 'fmt_diff', 'report_folder',
+           'save_figure']
 
-# %% ../nbs/90_core.ipynb #d1b94245
-import os, random
+# %% ../nbs/90_core.ipynb #70e62562
+import os, random, sys, warnings
 from pathlib import Path
 from importlib.resources import files
 
 import numpy as np
 import torch
 
-# %% ../nbs/90_core.ipynb #a24fbd41
+# %% ../nbs/90_core.ipynb #6b94e874
 DATA_ENV = 'DRL_NOTES_DATA'
 
 class DataNotFoundError(FileNotFoundError):
     "A data set the caller asked for is not where the package looks for it."
 
-# %% ../nbs/90_core.ipynb #9d80cea8
+# %% ../nbs/90_core.ipynb #1dcd862c
 def data_dir(required:bool=True # raise when the variable is unset or names no folder
             )->Path|None:
     "The data directory named by `$DRL_NOTES_DATA`."
@@ -33,7 +35,7 @@ def data_dir(required:bool=True # raise when the variable is unset or names no f
     raise DataNotFoundError(f"${DATA_ENV} {why}. Set it to the folder that holds the data sets "
                             f"(for this project's CI and notebooks: ../shared/data).")
 
-# %% ../nbs/90_core.ipynb #a860625f
+# %% ../nbs/90_core.ipynb #fa5059e7
 def data_file(*parts:str # path of the file inside the data directory, e.g. 'yangtze', 'daily.csv'
              )->Path:
     "Path of a file in the data directory, or an error naming the variable and the expected file."
@@ -42,7 +44,7 @@ def data_file(*parts:str # path of the file inside the data directory, e.g. 'yan
         raise DataNotFoundError(f"Expected {Path(*parts)} in ${DATA_ENV} ({data_dir()}), but {p} does not exist.")
     return p
 
-# %% ../nbs/90_core.ipynb #c982c08a
+# %% ../nbs/90_core.ipynb #d509c12d
 def package_data(*parts:str # path inside drl_notes/data, e.g. 'holmes_hydro', 'Leaf_Observations.csv'
                 )->Path:
     "Path of a data file shipped inside the package."
@@ -50,19 +52,19 @@ def package_data(*parts:str # path inside drl_notes/data, e.g. 'holmes_hydro', '
     if not p.exists(): raise DataNotFoundError(f"{Path(*parts)} is not shipped in drl_notes/data (looked at {p}).")
     return p
 
-# %% ../nbs/90_core.ipynb #e18f374d
+# %% ../nbs/90_core.ipynb #d57d4242
 def default_device()->torch.device:
     "The GPU when PyTorch sees one, else the CPU."
     return torch.device('cuda') if torch.cuda.is_available() else torch.device('cpu')
 
-# %% ../nbs/90_core.ipynb #fc8a9e6e
+# %% ../nbs/90_core.ipynb #1d5afda9
 def seed_everything(seed:int # one seed for python, numpy and torch
                    ):
     "Seed every random number generator a training run touches."
     from fastai.torch_core import set_seed
     set_seed(seed, reproducible=True)
 
-# %% ../nbs/90_core.ipynb #cb324ddb
+# %% ../nbs/90_core.ipynb #e7c4653c
 from contextlib import contextmanager
 
 @contextmanager
@@ -77,14 +79,14 @@ def atomic_path(path:str|Path # the file to (re)write
     finally:
         if tmp.exists(): tmp.unlink()
 
-# %% ../nbs/90_core.ipynb #64d1a43c
+# %% ../nbs/90_core.ipynb #984af42a
 def is_quick()->bool:
     "Quick size when `$DRL_NOTES_QUICK` is set to anything but '0', or, if it is unset, under `nbdev-test` (`$IN_TEST`)."
     q = os.environ.get('DRL_NOTES_QUICK')
     if q is not None: return q.strip() not in ('', '0')
     return bool(os.environ.get('IN_TEST'))
 
-# %% ../nbs/90_core.ipynb #fce17702
+# %% ../nbs/90_core.ipynb #cf2b02f1
 CACHE_ENV = 'DRL_NOTES_CACHE'
 
 def cache_dir(*parts:str # sub-folder inside the cache, e.g. 'vae'
@@ -94,13 +96,16 @@ def cache_dir(*parts:str # sub-folder inside the cache, e.g. 'vae'
     d = root.joinpath(*parts); d.mkdir(parents=True, exist_ok=True)
     return d
 
-# %% ../nbs/90_core.ipynb #c0ef1a79
+# %% ../nbs/90_core.ipynb #04aadf3e
 import io, tempfile
 from contextlib import redirect_stdout
 from functools import partial
-from fastai.learner import Learner
-from fastai.optimizer import Adam
-from fastai.callback.tracker import EarlyStoppingCallback, SaveModelCallback, TrackerCallback
+with warnings.catch_warnings():   # torch 2.14 deprecates torch.jit.script, which fastai's import still calls
+    warnings.filterwarnings('ignore', message='.*torch.jit.script.*', category=FutureWarning)
+    from fastai.learner import Learner
+    from fastai.optimizer import Adam
+    from fastai.callback.core import Callback
+    from fastai.callback.tracker import EarlyStoppingCallback, SaveModelCallback, TrackerCallback
 
 class SaveBestWeights(SaveModelCallback):
     "Save the weights whenever `monitor` improves; reload the best with `weights_only=True` at the end."
@@ -109,7 +114,16 @@ class SaveBestWeights(SaveModelCallback):
         if self.new_best: self.best_epoch = self.epoch; self._save(self.fname)
     def after_fit(self, **kwargs): self.learn.load(self.fname, with_opt=False, weights_only=True)
 
-# %% ../nbs/90_core.ipynb #eb6b71ed
+class EpochLog(Callback):
+    "Send one line per epoch (epoch, train and validation loss, metrics) to `log`."
+    order = 60   # after the Recorder has the epoch's values
+    def __init__(self, log, max_epochs:int): self.log, self.max_epochs = log, max_epochs
+    def after_epoch(self):
+        names, vals = self.recorder.metric_names[1:-1], self.recorder.values[-1]
+        cells = '  '.join(f'{n} {v:.4g}' for n, v in zip(names, vals))
+        self.log(f'  epoch {self.epoch + 1}/{self.max_epochs}  {cells}')
+
+# %% ../nbs/90_core.ipynb #44a9fcbc
 def fit_best(model:torch.nn.Module, # the network
              dls, # fastai DataLoaders
              loss_func, # fastai loss: loss_func(pred, *yb)
@@ -119,7 +133,8 @@ def fit_best(model:torch.nn.Module, # the network
              metrics=None, # fastai metrics, computed on the validation set each epoch
              show_progress:bool=False, # fastai's progress bar and epoch table
              monitor:str='valid_loss', # what early stopping and the best epoch follow: 'valid_loss' or the name of a metric
-             lower_is_better:bool=True # whether a smaller `monitor` is better (a loss, a cross-entropy) or a larger one (an accuracy)
+             lower_is_better:bool=True, # whether a smaller `monitor` is better (a loss, a cross-entropy) or a larger one (an accuracy)
+             log=None # called with one line of text per epoch (e.g. `progress_printer()`); None prints nothing
             )->Learner:
     "Train with Adam (TensorFlow's defaults), early stopping and best-weights selection on the validation loss (or on the metric `monitor`)."
     tmp = tempfile.mkdtemp(prefix='drl_notes_')
@@ -131,6 +146,7 @@ def fit_best(model:torch.nn.Module, # the network
         comp = np.less if lower_is_better else np.greater
         best = SaveBestWeights(monitor=monitor, comp=comp, fname='best')
         cbs = [EarlyStoppingCallback(monitor=monitor, comp=comp, patience=patience), best]
+        if log is not None: cbs.append(EpochLog(log, max_epochs))
         if show_progress: learn.fit(max_epochs, lr, cbs=cbs)
         else:   # no bar, no epoch table, and no 'No improvement since epoch …' line from early stopping
             with learn.no_bar(), learn.no_logging(), redirect_stdout(io.StringIO()): learn.fit(max_epochs, lr, cbs=cbs)
@@ -140,7 +156,7 @@ def fit_best(model:torch.nn.Module, # the network
     learn.best_epoch = getattr(best, 'best_epoch', None)
     return learn
 
-# %% ../nbs/90_core.ipynb #118f47b4
+# %% ../nbs/90_core.ipynb #e96b6209
 import pandas as pd
 
 def mean_sd(df:pd.DataFrame, # one row per run (e.g. per seed)
@@ -155,3 +171,101 @@ def mean_sd(df:pd.DataFrame, # one row per run (e.g. per seed)
     mean, sd = g.mean(), g.std(ddof=1)
     cell = lambda m, s: f'{m:.{digits}f}' if not np.isfinite(s) else f'{m:.{digits}f} ± {s:.{digits}f}'
     return pd.DataFrame({c: [cell(m, s) for m, s in zip(mean[c], sd[c])] for c in cols}, index=mean.index)
+
+# %% ../nbs/90_core.ipynb #7811c3b3
+def progress_printer(quiet:bool=False, # print nothing
+                     stream=None # where to print; default sys.stderr at call time
+                    ):
+    "A function that prints one progress line to stderr (flushed), or None when `quiet`."
+    if quiet: return None
+    def log(line:str): print(line, file=stream or sys.stderr, flush=True)
+    return log
+
+# %% ../nbs/90_core.ipynb #58b6766c
+class ClaimError(AssertionError):
+    "A conclusion stated in a chapter does not hold for the run's results."
+
+def claim(text:str, # the conclusion, with the run's numbers already formatted into it
+          holds:bool, # whether the results support it
+          quick:bool|None=None # quick run: print it unchecked; default `is_quick()`
+         )->str:
+    "The sentence `text` if `holds` (asserted in the full run); marked unchecked in a quick run."
+    if quick if quick is not None else is_quick(): return f'{text} *(quick run: not checked)*'
+    if not bool(holds): raise ClaimError(f'conclusion does not hold for these results: {text}')
+    return text
+
+# %% ../nbs/90_core.ipynb #87af4d4f
+from dataclasses import dataclass
+
+@dataclass(frozen=True)
+class Diff:
+    "Mean of paired differences a − b with its Student-t confidence interval."
+    mean: float # mean difference
+    lo: float # lower end of the interval
+    hi: float # upper end of the interval
+    sd: float # sample standard deviation of the differences
+    n: int # number of pairs
+    @property
+    def positive(self)->bool:
+        "The whole interval lies above 0."
+        return self.lo > 0
+    @property
+    def negative(self)->bool:
+        "The whole interval lies below 0."
+        return self.hi < 0
+
+def paired_diff(a, # per-run scores of the first model (one per seed or fold)
+                b, # the second model's, in the same order
+                level:float=0.95 # confidence level
+               )->Diff:
+    "Mean of a − b over paired runs with a two-sided Student-t interval (at least 2 pairs)."
+    from scipy import stats
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    if d.ndim != 1 or len(d) < 2: raise ValueError(f"paired_diff needs two equal-length 1-D sequences of ≥ 2 runs, got {d.shape}")
+    m, sd = float(d.mean()), float(d.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + level/2, len(d) - 1)) * sd / np.sqrt(len(d))
+    return Diff(m, m - half, m + half, sd, len(d))
+
+def fmt_diff(d:Diff, # from `paired_diff`
+             digits:int=3 # decimals
+            )->str:
+    "'+0.005 (95 % CI −0.001…+0.011, 3 runs)'."
+    f = lambda v: f'{v:+.{digits}f}'.replace('-', '−')
+    return f'{f(d.mean)} (95 % CI {f(d.lo)}…{f(d.hi)}, {d.n} runs)'
+
+# %% ../nbs/90_core.ipynb #ee60d7cd
+import shutil
+from contextlib import contextmanager
+
+@contextmanager
+def report_folder(out:str|Path, # the output folder (--out)
+                  names:tuple, # the files a complete report holds
+                  overwrite:bool=False # replace a report already there (--overwrite)
+                 ):
+    "Check `out` up front, yield a temporary folder to write the report into, and move the files into `out` at the end."
+    out = Path(out)
+    if out.exists() and not out.is_dir(): raise FileExistsError(f"--out {out} is a file, not a folder")
+    old = [n for n in names if (out/n).exists()]
+    if old and not overwrite:
+        raise FileExistsError(f"{out} already holds {', '.join(old)}; pass --overwrite to replace them, or choose another --out")
+    try: out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise OSError(f"--out {out}: cannot create its parent folder ({e.strerror})") from None
+    if not os.access(out.parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise PermissionError(f"--out {out}: the folder is not writable")
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{out.name}.', suffix='.partial', dir=out.parent))
+    try:
+        yield tmp
+        out.mkdir(exist_ok=True)
+        for n in names:
+            if (out/n).exists() and not (tmp/n).exists(): (out/n).unlink()   # no stale file of an earlier run stays
+        for f in sorted(tmp.iterdir()): os.replace(f, out/f.name)
+    finally: shutil.rmtree(tmp, ignore_errors=True)
+
+def save_figure(fig, # a matplotlib figure
+                path:str|Path, # the PNG to write
+                dpi:int=110 # resolution
+               ):
+    "Write `fig` to `path` as PNG atomically and close it."
+    import matplotlib.pyplot as plt
+    with atomic_path(path) as p: fig.savefig(p, dpi=dpi, format='png')
+    plt.close(fig)

@@ -10,14 +10,17 @@ import pandas as pd
 import pytest
 
 from conftest import ERR
-from drl_notes.runoff import REPORT_FILES, load_series, runoff_metrics
+from drl_notes.runoff import runoff_metrics
+from drl_notes.runoff_data import load_series
+from drl_notes.runoff_report import REPORT_FILES
 
 EXE = Path(sys.executable).parent/'drl-notes'
 needs_exe = pytest.mark.skipif(not EXE.exists(), reason=f'console script not installed next to the interpreter ({EXE})')
 
-RUNOFF_OPTIONS = ['--series', '--csv', '--date-col', '--flow-col', '--gaps', '--train', '--valid', '--test', '--models',
-                  '--seeds', '--min-obs', '--out', '--overwrite', '--quick']
-COLUMNS = ['model', 'seed', 'period', 'm', 's', 'MAX+', 'MAX-', 'r', 'NSE', 'KGE', 'RMSE', 'n', 'n_rel']
+RUNOFF_OPTIONS = ['--series', '--csv', '--date-col', '--flow-col', '--comment', '--skip-rows', '--gaps', '--inputs', '--simulate',
+                  '--train', '--valid', '--test', '--models', '--seeds', '--min-obs', '--hidden', '--layers', '--seq-len',
+                  '--n-pred', '--stride', '--lr', '--bs', '--epochs', '--patience', '--quiet', '--out', '--overwrite', '--quick']
+COLUMNS = ['model', 'seed', 'period', 'm', 's', 'MAX+', 'MAX-', 'r', 'NSE', 'KGE', 'RMSE', 'SS', 'lag', 'n', 'n_rel']
 
 
 def sh(*args, timeout=120):
@@ -35,7 +38,8 @@ def test_runoff_help_documents_every_option(cli):
     code, out, _ = cli('runoff', '--help')
     assert code == 0 and 'usage: drl-notes runoff' in out
     for opt in RUNOFF_OPTIONS: assert opt in out, opt
-    for word in ('leaf', 'interpolate', 'DRL_NOTES_DATA', 'metrics.csv', 'hydrograph.png'): assert word in out, word
+    for word in ('leaf', 'interpolate', 'DRL_NOTES_DATA', 'metrics.csv', 'predictions.csv', 'config.json', 'hydrograph.png'):
+        assert word in out, word
 
 
 def test_no_command_is_a_usage_error(cli):
@@ -77,7 +81,7 @@ def quick_run(tmp_path_factory):
     args = ['runoff', '--quick', '--models', 'deep_lstm', 'persistence', '--out', out]
     code, stdout, err = run_cli(*args)
     assert code == 0, err
-    return dict(out=out, args=args, stdout=stdout)
+    return dict(out=out, args=args, stdout=stdout, stderr=err)
 
 
 def test_quick_run_writes_the_report(quick_run):
@@ -98,6 +102,7 @@ def test_quick_run_metrics_csv(quick_run):
     assert set(df.model) == {'deep_lstm', 'persistence'} and set(df.seed) == {0}
     whole = df[df.period == 'whole test period'].set_index('model')
     assert sorted(whole.index) == ['deep_lstm', 'persistence']
+    assert whole.loc['persistence', 'SS'] == 0 and whole.loc['persistence', 'lag'] == 1
     assert (whole.n == 1095).all() and (whole.n_rel == 1095).all()    # 1985 … 1987, every day has flow > 0
     assert whole.loc['deep_lstm', ['m', 's', 'NSE', 'KGE', 'RMSE']].notna().all()
     # persistence needs no training: its whole-period scores must equal yesterday's flow scored directly
@@ -116,7 +121,7 @@ def test_second_run_needs_overwrite(quick_run, tmp_path, cli):
     before = (out/'metrics.csv').read_bytes()
     code, stdout, err = cli(*args)
     assert code == 2 and stdout == ''
-    assert err.startswith(ERR) and f'{out} already holds metrics.csv, metrics.md, hydrograph.png, curves.png' in err
+    assert err.startswith(ERR) and f'{out} already holds {", ".join(REPORT_FILES)}; pass --overwrite' in err
     assert '--overwrite' in err
     assert (out/'metrics.csv').read_bytes() == before              # nothing touched
     # with --overwrite it runs (persistence only, to stay quick) and replaces the table
@@ -130,7 +135,7 @@ def test_metrics_files_are_tidy(quick_run):
     df = pd.read_csv(quick_run['out']/'metrics.csv', dtype=str)
     assert df.n.str.fullmatch(r'\d+').all() and df.n_rel.str.fullmatch(r'\d+').all()   # day counts are integers
     rows = [l for l in (quick_run['out']/'metrics.md').read_text().splitlines() if l.startswith('|')]
-    assert [c.strip() for c in rows[0].strip('|').split('|')] == ['model', 'period', 'seeds', 'm', 's', 'MAX+', 'MAX-', 'r', 'NSE', 'KGE', 'RMSE']
+    assert [c.strip() for c in rows[0].strip('|').split('|')] == ['model', 'period', 'seeds', 'm', 's', 'MAX+', 'MAX-', 'r', 'NSE', 'KGE', 'RMSE', 'SS', 'lag']
     assert any(r.startswith('| deep LSTM 2×128') for r in rows) and "('" not in ''.join(rows)
 
 
@@ -274,3 +279,120 @@ def test_train_without_valid_and_test_exits_like_other_input_errors(tmp_path, cl
 def test_both_series_and_csv_is_a_usage_error(tmp_path, cli):
     code, _, err = cli('runoff', '--series', 'leaf', '--csv', tmp_path/'x.csv')
     assert code == 2 and 'not allowed with argument' in err
+
+
+# ---------------------------------------------------------------- progress, the run folder, rainfall inputs
+
+def test_quick_run_prints_progress_to_stderr(quick_run):
+    err = quick_run['stderr'].splitlines()
+    assert err[0] == 'leaf · deep LSTM 2×128 · seed 0' and err[1].startswith('  epoch 1/3  train_loss')
+    assert 'leaf · persistence' in err and quick_run['stdout'].splitlines()[0].startswith('metrics.csv: ')
+
+
+def test_quiet_prints_nothing_to_stderr(tmp_path, cli):
+    code, stdout, err = cli('runoff', '--quick', '--models', 'deep_lstm', 'persistence', '--quiet', '--out', tmp_path/'out')
+    assert code == 0 and err == '' and 'metrics.csv' in stdout
+
+
+def test_quick_run_writes_predictions_and_config(quick_run):
+    import json
+    out = quick_run['out']
+    pred = pd.read_csv(out/'predictions.csv', parse_dates=['date'], index_col='date')
+    assert list(pred.columns) == ['observed', 'deep_lstm:0', 'persistence:0'] and len(pred) == 1095
+    s = load_series('leaf')
+    assert (pred['observed'] == s['1985':'1987']).all() and (pred['persistence:0'] == s.shift(1)['1985':'1987']).all()
+    cfg = json.loads((out/'config.json').read_text())
+    assert cfg['source']['series'] == 'leaf' and cfg['inputs'] == ['flow (day before)'] and cfg['quick'] is True
+    assert cfg['periods']['train'] == ['1974-01-01', '1983-12-31'] and cfg['lstm']['lr'] == 1e-3
+    assert cfg['windows'] == {'seq_len': 90, 'n_pred': 30, 'stride': 5} and cfg['drl_notes']
+
+
+def test_rainfall_inputs_on_the_leaf_river(tmp_path, cli):
+    import json
+    out = tmp_path/'rain'
+    code, _, err = cli('runoff', '--inputs', 'P', 'E0', '--models', 'ar', 'persistence', '--quiet', '--out', out)
+    assert code == 0, err
+    assert json.loads((out/'config.json').read_text())['inputs'] == ['flow (day before)', 'P', 'E0']
+    whole = pd.read_csv(out/'metrics.csv').query("period == 'whole test period'").set_index('model')
+    assert whole.loc['ar', 'SS'] > 0.3               # the ARX with rain beats persistence clearly
+    assert 'P, E0' in (out/'metrics.md').read_text()
+
+
+def test_simulation_needs_inputs_and_drops_the_past_flow_models(tmp_path, cli):
+    code, _, err = cli('runoff', '--simulate', '--out', tmp_path/'a')
+    assert code == 2 and '--simulate needs --inputs' in err
+    code, _, err = cli('runoff', '--simulate', '--inputs', 'P', 'E0', '--models', 'bpnn', '--out', tmp_path/'b')
+    assert code == 2 and 'need past flow' in err and not (tmp_path/'b').exists()
+    code, _, err = cli('runoff', '--inputs', 'T', '--out', tmp_path/'c')
+    assert code == 2 and "has no input(s) ['T'] (--inputs); it has ['P', 'E0']" in err
+
+
+def test_training_settings_reach_the_run(tmp_path, cli):
+    import json
+    out = tmp_path/'out'
+    code, _, err = cli('runoff', '--models', 'deep_lstm', '--hidden', '8', '--layers', '3', '--seq-len', '40', '--n-pred', '10',
+                       '--stride', '20', '--lr', '0.01', '--bs', '16', '--epochs', '2', '--patience', '1', '--quiet', '--out', out)
+    assert code == 0, err
+    cfg = json.loads((out/'config.json').read_text())
+    assert cfg['lstm'] == {'lr': 0.01, 'max_epochs': 2, 'patience': 1, 'bs': 16, 'n_hidden': 8, 'deep_layers': 3}
+    assert cfg['windows'] == {'seq_len': 40, 'n_pred': 10, 'stride': 20}
+    assert 1 <= cfg['chosen']['epochs_run']['deep_lstm:0'] <= 2
+
+
+@pytest.mark.parametrize('args, fragment', [(['--epochs', '0'], '--epochs must be at least 1'), (['--lr', '-1'], '--lr must be positive'),
+                                            (['--n-pred', '90'], 'n_pred (--n-pred) must be in 1…seq_len-1'),
+                                            (['--skip-rows', '-1'], '--skip-rows must be ≥ 0')])
+def test_bad_training_settings_fail_before_training(args, fragment, tmp_path, cli):
+    code, stdout, err = cli('runoff', *args, '--out', tmp_path/'out')
+    assert code == 2 and fragment in err and '  epoch ' not in err and not (tmp_path/'out').exists()
+
+
+# ---------------------------------------------------------------- rivers that are not like the Leaf
+
+def _leaf_csv(leaf_frame, path, edit=None, units_row=None):
+    "Leaf River 1978 … 1985 as a user CSV with columns date, flow, P, E0; `edit(df)` may change it."
+    df = leaf_frame[(leaf_frame.Date >= '1978-01-01') & (leaf_frame.Date <= '1985-12-31')]
+    df = df.rename(columns={'Date': 'date', 'Qo': 'flow'})[['date', 'flow', 'P', 'E0']].reset_index(drop=True)
+    if edit is not None: df = edit(df)
+    text = df.to_csv(index=False)
+    if units_row:
+        head, rest = text.split('\n', 1)
+        text = f'{head}\n{units_row}\n{rest}'
+    path.write_text(text)
+    return path
+
+
+def test_zero_flow_days_leave_only_the_relative_errors(leaf_frame, tmp_path, cli):
+    def dry(df):
+        df = df.copy()
+        df.loc[df.date.between('1985-08-01', '1985-08-20'), 'flow'] = '0'
+        return df
+    path = _leaf_csv(leaf_frame, tmp_path/'dry.csv', dry)
+    code, _, err = cli('runoff', '--csv', path, '--models', 'ar', 'persistence', '--quiet', '--out', tmp_path/'out')
+    assert code == 0, err
+    whole = pd.read_csv(tmp_path/'out'/'metrics.csv').query("period == 'whole test period'").set_index('model')
+    assert (whole.n == 1096).all() and (whole.n_rel == 1096 - 20).all()
+    assert whole[['NSE', 'KGE', 'SS', 'm', 's']].notna().all().all()
+
+
+def test_min_obs_too_high_fails_before_training(leaf_frame, tmp_path, cli):
+    path = _leaf_csv(leaf_frame, tmp_path/'leaf.csv')
+    code, stdout, err = cli('runoff', '--csv', path, '--models', 'deep_lstm', '--min-obs', '1000', '--out', tmp_path/'out')
+    assert code == 2 and 'min_obs=1000.0 (--min-obs)' in err and '  epoch ' not in err and not (tmp_path/'out').exists()
+
+
+def test_units_row_under_the_header(leaf_frame, tmp_path, cli):
+    path = _leaf_csv(leaf_frame, tmp_path/'units.csv', units_row='#,mm/d,mm/d,mm/d')
+    code, _, err = cli('runoff', '--csv', path, '--models', 'persistence', '--out', tmp_path/'a')
+    assert code == 2 and "line 2: cannot read '#' as a date" in err and '--skip-rows 1' in err and "--comment '#'" in err
+    for opt in (['--skip-rows', '1'], ['--comment', '#']):
+        out = tmp_path/opt[0].strip('-')
+        code, _, err = cli('runoff', '--csv', path, *opt, '--inputs', 'P', 'E0', '--models', 'ar', 'persistence', '--quiet', '--out', out)
+        assert code == 0, err
+        assert (out/'metrics.csv').is_file()
+
+
+def test_out_that_is_a_file_fails_at_once(tmp_path, cli):
+    (tmp_path/'taken').write_text('x')
+    code, _, err = cli('runoff', '--out', tmp_path/'taken')
+    assert code == 2 and 'is a file, not a folder' in err and '  epoch ' not in err

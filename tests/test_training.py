@@ -1,5 +1,6 @@
-"""Short CPU trainings of a small LSTM on the shipped Leaf River series: repeatable under one seed, and
-`fit_learner`'s best-weights checkpoint (reloaded with weights_only=True) leaves nothing behind."""
+"""Short CPU trainings of a small LSTM on the shipped Leaf River series: `fit_learner`'s best-weights checkpoint is
+reloaded with weights_only=True and leaves nothing behind in the temporary folder, also when training fails.
+(Determinism under one seed is checked in chapter 00.)"""
 import tempfile
 
 import numpy as np
@@ -7,8 +8,7 @@ import pytest
 import torch
 
 from drl_notes.core import seed_everything
-from drl_notes.runoff import (PERIODS, LastNMSE, RunoffData, RunoffLSTM, TrainConfig, fit_learner, load_series,
-                              predict_lstm, runoff_metrics)
+from drl_notes.runoff import PERIODS, LastNMSE, RunoffData, RunoffLSTM, TrainConfig, fit_learner, load_series
 
 
 @pytest.fixture(scope='module')
@@ -21,16 +21,6 @@ def train(data, seed, epochs=1, lr=1e-3, loss_func=None):
     model = RunoffLSTM(2, 16)
     return fit_learner(model, data.dls(64), loss_func or LastNMSE(data.n_pred),
                        TrainConfig(max_epochs=epochs, patience=5, lr=lr))
-
-
-def scores(data, learn):
-    return runoff_metrics(data.values('test'), predict_lstm(learn.model, data))
-
-
-def test_same_seed_same_metrics_other_seed_other_metrics(data):
-    a, b, c = (scores(data, train(data, seed)) for seed in (0, 0, 1))
-    assert a == b                                   # bit-identical, not merely close
-    assert a['NSE'] != c['NSE'] and a['RMSE'] != c['RMSE']
 
 
 @pytest.fixture
