@@ -14,7 +14,7 @@ __all__ = ['AR_ORDERS', 'BPNN_DEFAULTS', 'SETTINGS', 'METRICS', 'MODELS', 'MODEL
            'runoff_metrics', 'flood_months', 'score_periods', 'RunResult', 'run_models', 'summary_table',
            'epochs_table', 'blocks', 'beside_thesis', 'plot_hydrographs', 'plot_curves']
 
-# %% ../nbs/00_lstm_runoff.ipynb #78760c5a
+# %% ../nbs/00_lstm_runoff.ipynb #1a584642
 import math
 from dataclasses import dataclass, replace
 
@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from .core import default_device, seed_everything, fit_best, mean_sd
 from .runoff_data import *
 
-# %% ../nbs/00_lstm_runoff.ipynb #a65845b8
+# %% ../nbs/00_lstm_runoff.ipynb #3d8d8703
 def lstm_step(x:torch.Tensor, # input at time t, (batch, n_in)
               h:torch.Tensor, # state h^t, (batch, n_hidden)
               c:torch.Tensor, # cell c^t, (batch, n_hidden)
@@ -39,7 +39,7 @@ def lstm_step(x:torch.Tensor, # input at time t, (batch, n_in)
     c_next = f.sigmoid()*c + i.sigmoid()*g.tanh()
     return o.sigmoid()*torch.tanh(c_next), c_next
 
-# %% ../nbs/00_lstm_runoff.ipynb #b5b9e452
+# %% ../nbs/00_lstm_runoff.ipynb #7f0d2665
 def thesis_gate_weights(lstm:nn.LSTM, # a PyTorch LSTM
                         layer:int=0   # which stacked layer
                        )->tuple[torch.Tensor, torch.Tensor]:
@@ -50,7 +50,7 @@ def thesis_gate_weights(lstm:nn.LSTM, # a PyTorch LSTM
     regroup = lambda t: torch.cat([t.chunk(4, 0)[k] for k in order], 0)
     return torch.cat([regroup(W_hh), regroup(W_ih)], 1), regroup(b)
 
-# %% ../nbs/00_lstm_runoff.ipynb #8effb5e8
+# %% ../nbs/00_lstm_runoff.ipynb #c0167c85
 def lstm_from_equations(x:torch.Tensor, # inputs, (batch, time, n_in)
                         lstm:nn.LSTM     # the PyTorch LSTM whose weights are used
                        )->torch.Tensor:
@@ -66,7 +66,7 @@ def lstm_from_equations(x:torch.Tensor, # inputs, (batch, time, n_in)
         inp = torch.stack(states, 1)
     return inp
 
-# %% ../nbs/00_lstm_runoff.ipynb #0abf8241
+# %% ../nbs/00_lstm_runoff.ipynb #694ee7c2
 class WindowDataset(torch.utils.data.Dataset):
     "Windows of the input rows x and targets y: x[s+1 : s+L+1] → y[s+1 : s+L+1] (the target day's row at every step)."
     def __init__(self, x:np.ndarray, # input rows, (days, n_in)
@@ -81,13 +81,13 @@ class WindowDataset(torch.utils.data.Dataset):
         s = int(self.starts[k])
         return self.x[s+1:s+self.L+1], self.y[s+1:s+self.L+1]
 
-# %% ../nbs/00_lstm_runoff.ipynb #505e00c5
+# %% ../nbs/00_lstm_runoff.ipynb #8b491d78
 class LastNMSE(nn.Module):
     "Mean squared error of the last `n` predictions of each window (eq. 2-21 on the scored days)."
     def __init__(self, n:int): super().__init__(); self.n = n
     def forward(self, pred, targ): return F.mse_loss(pred[:, -self.n:], targ[:, -self.n:])
 
-# %% ../nbs/00_lstm_runoff.ipynb #167e4d12
+# %% ../nbs/00_lstm_runoff.ipynb #cd6d19b9
 @dataclass
 class RunoffData:
     "A daily series cut into train / valid / test periods, with its input rows, scaled with training-period statistics."
@@ -156,7 +156,7 @@ class RunoffData:
         tr, va = (WindowDataset(self.x, self.z, st, self.seq_len) for st in (self.train_starts(), self.valid_starts()))
         return DataLoaders.from_dsets(tr, va, bs=bs, shuffle=True, num_workers=0, device=device or default_device())
 
-# %% ../nbs/00_lstm_runoff.ipynb #4ef2732f
+# %% ../nbs/00_lstm_runoff.ipynb #66c0205b
 class RunoffLSTM(nn.Module):
     "Stacked LSTM with a linear head: the next day's (scaled) flow at every step of the window."
     def __init__(self, n_layers:int=2, # 2 for the thesis's deep LSTM, 1 for the plain LSTM
@@ -170,7 +170,7 @@ class RunoffLSTM(nn.Module):
         nn.init.zeros_(self.head.bias)
     def forward(self, x): return self.head(self.lstm(x)[0]).squeeze(-1)
 
-# %% ../nbs/00_lstm_runoff.ipynb #49ae8486
+# %% ../nbs/00_lstm_runoff.ipynb #41cf8971
 def average_mutual_information(x:np.ndarray, # a 1-D series
                                max_lag:int=60, # largest lag
                                bins:int=32 # histogram bins per axis (equal-probability bins)
@@ -189,7 +189,7 @@ def average_mutual_information(x:np.ndarray, # a 1-D series
         out.append(float((pxy[nz] * np.log(pxy[nz] / (px @ py)[nz])).sum()))
     return np.array(out)
 
-# %% ../nbs/00_lstm_runoff.ipynb #d609471d
+# %% ../nbs/00_lstm_runoff.ipynb #fdfe391b
 def choose_delay(x:np.ndarray, # a 1-D series
                  max_lag:int=60 # largest lag searched
                 )->tuple[int, str]:
@@ -201,7 +201,7 @@ def choose_delay(x:np.ndarray, # a 1-D series
     if len(below): return int(below[0]), 'AMI < AMI(0)/e'
     return max_lag, 'max_lag (AMI never fell below AMI(0)/e)'
 
-# %% ../nbs/00_lstm_runoff.ipynb #81114352
+# %% ../nbs/00_lstm_runoff.ipynb #7eae0ba6
 def decorrelation_time(x:np.ndarray, # a 1-D series
                        max_lag:int=365 # largest lag searched
                       )->int:
@@ -212,7 +212,7 @@ def decorrelation_time(x:np.ndarray, # a 1-D series
         if (x[:-lag]*x[lag:]).mean() / v < 1/np.e: return lag
     return max_lag
 
-# %% ../nbs/00_lstm_runoff.ipynb #5731e876
+# %% ../nbs/00_lstm_runoff.ipynb #85a63cc6
 def delay_embed(x:np.ndarray, # a 1-D series
                 dim:int, # embedding dimension m
                 delay:int # delay tau
@@ -221,7 +221,7 @@ def delay_embed(x:np.ndarray, # a 1-D series
     span = (dim - 1) * delay
     return np.stack([x[span - j*delay: len(x) - j*delay] for j in range(dim)], 1)
 
-# %% ../nbs/00_lstm_runoff.ipynb #107e77e3
+# %% ../nbs/00_lstm_runoff.ipynb #2eefcbd7
 def false_nearest_fraction(x:np.ndarray, # a 1-D series
                            delay:int, # embedding delay
                            max_dim:int=8, # largest dimension tested
@@ -246,7 +246,7 @@ def false_nearest_fraction(x:np.ndarray, # a 1-D series
         fracs.append(false.mean())
     return np.array(fracs)
 
-# %% ../nbs/00_lstm_runoff.ipynb #25802974
+# %% ../nbs/00_lstm_runoff.ipynb #07fbe8d7
 def choose_embedding(x:np.ndarray, # training-period series
                      delay:int|None=None, # a fixed delay (1 for the delay-1 BPNN); default from the AMI
                      max_lag:int=60, # largest delay searched
@@ -262,7 +262,7 @@ def choose_embedding(x:np.ndarray, # training-period series
     dim = int(ok[0]) + 1 if len(ok) else int(np.argmin(fnn)) + 1
     return dict(delay=delay, delay_rule=rule, theiler=w, dim=dim, fnn=fnn)
 
-# %% ../nbs/00_lstm_runoff.ipynb #d152382c
+# %% ../nbs/00_lstm_runoff.ipynb #9a7d1707
 class BPNN(nn.Module):
     "The thesis's BP network: m inputs (a delay vector), one sigmoid hidden layer, a linear output."
     def __init__(self, n_in:int, # embedding dimension m
@@ -271,7 +271,7 @@ class BPNN(nn.Module):
         super().__init__(); self.net = nn.Sequential(nn.Linear(n_in, n_hidden), nn.Sigmoid(), nn.Linear(n_hidden, 1))
     def forward(self, x): return self.net(x)
 
-# %% ../nbs/00_lstm_runoff.ipynb #7b34330a
+# %% ../nbs/00_lstm_runoff.ipynb #c8039006
 class DelayDataset(torch.utils.data.Dataset):
     "Delay vectors (z_{t-1}, z_{t-1-tau}, …) and targets z_t for the target days `days`."
     def __init__(self, z:np.ndarray, # scaled flow
@@ -298,7 +298,7 @@ def bpnn_dls(data:RunoffData, # the cut series
     va = DelayDataset(data.z, np.arange(v0, v1), dim, delay)
     return DataLoaders.from_dsets(tr, va, bs=bs, shuffle=True, num_workers=0, device=device or default_device())
 
-# %% ../nbs/00_lstm_runoff.ipynb #0cede89e
+# %% ../nbs/00_lstm_runoff.ipynb #e7215ebc
 AR_ORDERS = (1, 2, 3, 5, 7, 10, 15, 20, 30)
 
 def lagged_rows(x:np.ndarray, # input rows, (days, n_in)
@@ -324,7 +324,7 @@ def fit_ar(data:RunoffData, # the cut series
     best = min(mse, key=mse.get)
     return fits[best], best, mse
 
-# %% ../nbs/00_lstm_runoff.ipynb #093cbb94
+# %% ../nbs/00_lstm_runoff.ipynb #d6b9de83
 @dataclass
 class TrainConfig:
     "How a network is trained."
@@ -344,7 +344,7 @@ def fit_learner(model:nn.Module, # the network
     "Train with Adam (TensorFlow's defaults), early stopping and best-weights selection on the validation loss."
     return fit_best(model, dls, loss_func, cfg.lr, cfg.max_epochs, cfg.patience, log=log)
 
-# %% ../nbs/00_lstm_runoff.ipynb #be9d09d3
+# %% ../nbs/00_lstm_runoff.ipynb #2105204a
 BPNN_DEFAULTS = dict(bs=32, lr=1e-2, max_epochs=300)
 
 SETTINGS = pd.DataFrame([
@@ -362,7 +362,7 @@ SETTINGS = pd.DataFrame([
     ('validation', 'Jan–Jun 1960, inside the test years', 'the year before the test years', 'no look-ahead'),
 ], columns=['setting', 'thesis', 'ours', 'why']).set_index('setting')
 
-# %% ../nbs/00_lstm_runoff.ipynb #f8ed6a25
+# %% ../nbs/00_lstm_runoff.ipynb #78320068
 @torch.no_grad()
 def predict_lstm(model:nn.Module, # a trained RunoffLSTM
                  data:RunoffData, # the cut series
@@ -377,7 +377,7 @@ def predict_lstm(model:nn.Module, # a trained RunoffLSTM
     out = [model(torch.stack([x[d-L+1:d+1] for d in days[k:k+bs]]).to(dev))[:, -1].cpu() for k in range(0, len(days), bs)]
     return pd.Series(data.to_flow(torch.cat(out).numpy()), index=data.dates(period))
 
-# %% ../nbs/00_lstm_runoff.ipynb #02910cbe
+# %% ../nbs/00_lstm_runoff.ipynb #fbb8e906
 @torch.no_grad()
 def predict_bpnn(model:nn.Module, # a trained BPNN
                  data:RunoffData, # the cut series
@@ -407,7 +407,7 @@ def predict_persistence(data:RunoffData, # the cut series
     p0, p1 = data.span(period)
     return pd.Series(data.series.to_numpy()[p0-1:p1-1], index=data.dates(period))
 
-# %% ../nbs/00_lstm_runoff.ipynb #623bbfc8
+# %% ../nbs/00_lstm_runoff.ipynb #bd855671
 METRICS = ['m', 's', 'MAX+', 'MAX-', 'r', 'NSE', 'KGE', 'RMSE', 'SS', 'lag']
 
 def skill_score(obs:np.ndarray, # observed flows
@@ -420,7 +420,7 @@ def skill_score(obs:np.ndarray, # observed flows
     if sse_ref == 0: raise ValueError("the reference forecast is perfect on these days: no skill score")
     return float(1 - ((pred - obs)**2).sum() / sse_ref)
 
-# %% ../nbs/00_lstm_runoff.ipynb #ed47b0ca
+# %% ../nbs/00_lstm_runoff.ipynb #eb3aab8a
 def timing_lag(obs:np.ndarray, # observed flows on consecutive days
                pred:np.ndarray, # predictions on the same days
                max_lag:int=5 # largest shift tried, in days, either way
@@ -438,7 +438,7 @@ def peak_lag(obs:pd.Series, # observed flows of a period (e.g. a flood month)
     "Days from the observed peak to the predicted peak (positive: the prediction peaks later)."
     return int((pred.idxmax() - obs.idxmax()).days)
 
-# %% ../nbs/00_lstm_runoff.ipynb #29abc86c
+# %% ../nbs/00_lstm_runoff.ipynb #7dec5c64
 def runoff_metrics(obs:np.ndarray, # observed flows x_i
                    pred:np.ndarray, # predicted flows y_i
                    min_obs:float=0., # relative errors only where obs > min_obs (--min-obs)
@@ -463,7 +463,7 @@ def runoff_metrics(obs:np.ndarray, # observed flows x_i
             'RMSE': np.sqrt(((pred - obs)**2).mean()), 'SS': np.nan if ref is None else skill_score(obs, pred, ref),
             'lag': timing_lag(obs, pred) if len(obs) > 12 else np.nan, 'n': len(obs), 'n_rel': int(keep.sum())}
 
-# %% ../nbs/00_lstm_runoff.ipynb #48bf89f7
+# %% ../nbs/00_lstm_runoff.ipynb #0fdc0302
 def flood_months(obs:pd.Series # observed flows of the test period
                 )->list[str]:
     "For each calendar year of `obs`, the month ('YYYY-MM') with the largest mean flow."
@@ -486,7 +486,7 @@ def score_periods(obs:pd.Series, # observed flows of the test period
     df.index.name = 'period'
     return df
 
-# %% ../nbs/00_lstm_runoff.ipynb #84da2b31
+# %% ../nbs/00_lstm_runoff.ipynb #344a3d5b
 MODELS = ('deep_lstm', 'lstm', 'bpnn', 'bpnn_d1', 'ar', 'persistence')
 MODEL_NAMES = {'deep_lstm': 'deep LSTM 2×128', 'lstm': 'LSTM 1×128', 'bpnn': 'BPNN (AMI delay)', 'bpnn_d1': 'BPNN (delay 1)',
                'ar': 'AR(p)', 'persistence': 'persistence'}
@@ -507,7 +507,7 @@ class RunResult:
                 if f'{k}:{0 if k in UNSEEDED else seed}' in self.predictions}
         return pd.DataFrame({'observed': self.predictions['observed'], **cols})
 
-# %% ../nbs/00_lstm_runoff.ipynb #24b65a4b
+# %% ../nbs/00_lstm_runoff.ipynb #2fa86870
 def _train_one(kind, data, cfg, emb, seed, log):
     "Train one network; return its test predictions, training curve, best epoch and epochs run."
     seed_everything(seed)
@@ -562,7 +562,7 @@ def run_models(data:RunoffData, # the cut series
     return RunResult(scores, pd.DataFrame(preds), curves,
                      dict(embedding=emb, best_epoch=best, epochs_run=ran, max_epochs=max_epochs, **info))
 
-# %% ../nbs/00_lstm_runoff.ipynb #4197c776
+# %% ../nbs/00_lstm_runoff.ipynb #ad7c6d00
 def summary_table(scores:pd.DataFrame, # `RunResult.scores`, possibly with an extra grouping column
                   metrics:list=METRICS, # which scores
                   by:str='model', # the column whose values head the row blocks
@@ -582,7 +582,7 @@ def epochs_table(result:RunResult # from `run_models`
     df = pd.DataFrame(rows, columns=['model', 'seed', 'best', 'ran', 'cap'])
     return df.assign(stopped_early=df.ran < df.cap)
 
-# %% ../nbs/00_lstm_runoff.ipynb #edee5a30
+# %% ../nbs/00_lstm_runoff.ipynb #471ddbed
 THESIS_2_1 = pd.DataFrame(
     [[0.45, 6.51, 20.43, -12.99, 33.42, 0.51, 6.65, 21.76, -12.69, 34.45],
      [-0.89, 7.59, 13.74, -20.32, 34.06, -0.44, 7.32, 13.52, -19.83, 33.35],
@@ -607,7 +607,7 @@ THESIS_2_3 = pd.DataFrame(
     index=['Yichang (1950–1959 / 1960–1962)', 'Wanxian (1990–2000 / 2001)', 'Fengjie (1990–2000 / 2001)', 'Cuntan (1990–2000 / 2001)'],
     columns=pd.MultiIndex.from_product([['LSTM', 'deep LSTM'], ['m', 's', 'MAX+', 'MAX-', 'r']]))
 
-# %% ../nbs/00_lstm_runoff.ipynb #08ce6ec5
+# %% ../nbs/00_lstm_runoff.ipynb #0e7a5755
 THESIS_METRICS = ['m', 's', 'MAX+', 'MAX-', 'r']
 
 def blocks(scores:pd.DataFrame, # scores with a column `block` naming each column block
@@ -628,7 +628,7 @@ def beside_thesis(thesis:pd.DataFrame, # one of THESIS_2_*: rows, column blocks 
     if list(thesis.columns) != list(ours.columns): raise ValueError(f"column blocks differ: {list(thesis.columns)} vs {list(ours.columns)}")
     return pd.concat({thesis_label: thesis.map(lambda v: f'{v:.2f}'), ours_label: ours.fillna('–')}, names=['source', 'row'])
 
-# %% ../nbs/00_lstm_runoff.ipynb #90ef00bb
+# %% ../nbs/00_lstm_runoff.ipynb #3d0820c9
 STYLES = {'observed': dict(color='k', marker='.', lw=1.2, ms=4), MODEL_NAMES['deep_lstm']: dict(color='C3', lw=1.6),
           MODEL_NAMES['lstm']: dict(color='C1', lw=1.1), MODEL_NAMES['bpnn']: dict(color='C2', lw=1.1, ls='--'),
           MODEL_NAMES['bpnn_d1']: dict(color='C4', lw=1.1, ls='--'), MODEL_NAMES['ar']: dict(color='C0', lw=1.1, ls='-.'),
@@ -653,7 +653,7 @@ def plot_hydrographs(flows:pd.DataFrame, # 'observed' and one column per predict
     fig.tight_layout()
     return fig
 
-# %% ../nbs/00_lstm_runoff.ipynb #2d9d1477
+# %% ../nbs/00_lstm_runoff.ipynb #4a17e7c4
 def plot_curves(result:RunResult, # from `run_models`
                 title:str='' # figure title
                ):
@@ -673,5 +673,5 @@ def plot_curves(result:RunResult, # from `run_models`
     fig.tight_layout()
     return fig
 
-# %% ../nbs/00_lstm_runoff.ipynb #25bc9dca
+# %% ../nbs/00_lstm_runoff.ipynb #e7365099
 NEURALHYDROLOGY_LEAF = {'flow only': 0.90, 'flow + P + E0': 0.95, 'flood months, flow only': 0.70, 'flood months, flow + P + E0': 0.93}
