@@ -6,9 +6,9 @@ Docs: https://drl-notes.github.io/drl_notes/core.html.md"""
 
 # %% auto #0
 __all__ = ['DATA_ENV', 'CACHE_ENV', 'DataNotFoundError', 'data_dir', 'data_file', 'package_data', 'default_device',
-           'seed_everything', 'atomic_path', 'is_quick', 'cache_dir', 'SaveBestWeights', 'EpochLog', 'fit_best',
-           'mean_sd', 'progress_printer', 'ClaimError', 'claim', 'Diff', 'paired_diff', 'fmt_diff', 'report_folder',
-           'save_figure']
+           'seed_everything', 'atomic_path', 'is_quick', 'cache_dir', 'SaveBestWeights', 'EpochLog', 'TrainingDiverged',
+           'StopOnDivergence', 'fit_best', 'mean_sd', 'progress_printer', 'ClaimError', 'claim', 'Diff', 'paired_diff',
+           'fmt_diff', 'report_folder', 'save_figure']
 
 # %% ../nbs/90_core.ipynb #70e62562
 import os, random, sys, warnings
@@ -96,7 +96,7 @@ def cache_dir(*parts:str # sub-folder inside the cache, e.g. 'vae'
     d = root.joinpath(*parts); d.mkdir(parents=True, exist_ok=True)
     return d
 
-# %% ../nbs/90_core.ipynb #04aadf3e
+# %% ../nbs/90_core.ipynb #e18daa33
 import io, tempfile
 from contextlib import redirect_stdout
 from functools import partial
@@ -104,7 +104,7 @@ with warnings.catch_warnings():   # torch 2.14 deprecates torch.jit.script, whic
     warnings.filterwarnings('ignore', message='.*torch.jit.script.*', category=FutureWarning)
     from fastai.learner import Learner
     from fastai.optimizer import Adam
-    from fastai.callback.core import Callback
+    from fastai.callback.core import Callback, CancelFitException
     from fastai.callback.tracker import EarlyStoppingCallback, SaveModelCallback, TrackerCallback
 
 class SaveBestWeights(SaveModelCallback):
@@ -112,7 +112,8 @@ class SaveBestWeights(SaveModelCallback):
     def after_epoch(self):
         TrackerCallback.after_epoch(self)
         if self.new_best: self.best_epoch = self.epoch; self._save(self.fname)
-    def after_fit(self, **kwargs): self.learn.load(self.fname, with_opt=False, weights_only=True)
+    def after_fit(self, **kwargs):
+        if getattr(self, 'best_epoch', None) is not None: self.learn.load(self.fname, with_opt=False, weights_only=True)
 
 class EpochLog(Callback):
     "Send one line per epoch (epoch, train and validation loss, metrics) to `log`."
@@ -123,7 +124,23 @@ class EpochLog(Callback):
         cells = '  '.join(f'{n} {v:.4g}' for n, v in zip(names, vals))
         self.log(f'  epoch {self.epoch + 1}/{self.max_epochs}  {cells}')
 
-# %% ../nbs/90_core.ipynb #44a9fcbc
+# %% ../nbs/90_core.ipynb #e0b789dd
+class TrainingDiverged(ValueError):
+    "Training produced a non-finite loss."
+
+class StopOnDivergence(Callback):
+    "Stop at the first non-finite training-batch or validation loss, keeping the `TrainingDiverged` error to raise."
+    order, error = 70, None   # after the Recorder
+    def after_batch(self):
+        if self.training and not torch.isfinite(self.learn.loss).all(): self._stop(self.learn.loss.item())
+    def after_epoch(self):
+        bad = [v for v in self.recorder.values[-1][:2] if not np.isfinite(v)]
+        if bad: self._stop(bad[0])
+    def _stop(self, loss):
+        self.error = TrainingDiverged(f"training diverged at epoch {self.epoch + 1} (loss {loss}); try a smaller learning rate (--lr)")
+        raise CancelFitException()
+
+# %% ../nbs/90_core.ipynb #c168cf98
 def fit_best(model:torch.nn.Module, # the network
              dls, # fastai DataLoaders
              loss_func, # fastai loss: loss_func(pred, *yb)
@@ -137,6 +154,10 @@ def fit_best(model:torch.nn.Module, # the network
              log=None # called with one line of text per epoch (e.g. `progress_printer()`); None prints nothing
             )->Learner:
     "Train with Adam (TensorFlow's defaults), early stopping and best-weights selection on the validation loss (or on the metric `monitor`)."
+    n, bs = getattr(dls.train, 'n', None), getattr(dls.train, 'bs', None)
+    if len(dls.train) == 0:
+        raise ValueError(f"the training set holds {n} sample(s), less than one batch of {bs} (--bs); choose a smaller batch size")
+    if getattr(dls.valid, 'n', 1) == 0: raise ValueError("the validation set is empty: nothing to stop early on")
     tmp = tempfile.mkdtemp(prefix='drl_notes_')
     try:
         learn = Learner(dls, model, loss_func=loss_func, metrics=metrics, path=tmp, model_dir='.',
@@ -145,11 +166,13 @@ def fit_best(model:torch.nn.Module, # the network
         if monitor not in names: raise ValueError(f"monitor={monitor!r}: expected 'valid_loss' or a metric's name, one of {names}.")
         comp = np.less if lower_is_better else np.greater
         best = SaveBestWeights(monitor=monitor, comp=comp, fname='best')
-        cbs = [EarlyStoppingCallback(monitor=monitor, comp=comp, patience=patience), best]
+        diverged = StopOnDivergence()
+        cbs = [diverged, EarlyStoppingCallback(monitor=monitor, comp=comp, patience=patience), best]
         if log is not None: cbs.append(EpochLog(log, max_epochs))
         if show_progress: learn.fit(max_epochs, lr, cbs=cbs)
         else:   # no bar, no epoch table, and no 'No improvement since epoch …' line from early stopping
             with learn.no_bar(), learn.no_logging(), redirect_stdout(io.StringIO()): learn.fit(max_epochs, lr, cbs=cbs)
+        if diverged.error is not None: raise diverged.error
     finally:
         for f in Path(tmp).glob('*'): f.unlink()
         os.rmdir(tmp)
@@ -233,9 +256,17 @@ def fmt_diff(d:Diff, # from `paired_diff`
     f = lambda v: f'{v:+.{digits}f}'.replace('-', '−')
     return f'{f(d.mean)} (95 % CI {f(d.lo)}…{f(d.hi)}, {d.n} runs)'
 
-# %% ../nbs/90_core.ipynb #ee60d7cd
-import shutil
+# %% ../nbs/90_core.ipynb #de67a939
+import shutil, signal, threading
 from contextlib import contextmanager
+
+@contextmanager
+def _signals_held():
+    "Hold SIGINT and SIGTERM back until the block ends (in the main thread; elsewhere a no-op)."
+    if threading.current_thread() is not threading.main_thread(): yield; return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try: yield
+    finally: signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 @contextmanager
 def report_folder(out:str|Path, # the output folder (--out)
@@ -245,6 +276,8 @@ def report_folder(out:str|Path, # the output folder (--out)
     "Check `out` up front, yield a temporary folder to write the report into, and move the files into `out` at the end."
     out = Path(out)
     if out.exists() and not out.is_dir(): raise FileExistsError(f"--out {out} is a file, not a folder")
+    up = next(p for p in out.absolute().parents if p.exists())
+    if not up.is_dir(): raise NotADirectoryError(f"--out {out}: {up} is a file, not a folder")
     old = [n for n in names if (out/n).exists()]
     if old and not overwrite:
         raise FileExistsError(f"{out} already holds {', '.join(old)}; pass --overwrite to replace them, or choose another --out")
@@ -252,13 +285,15 @@ def report_folder(out:str|Path, # the output folder (--out)
     except OSError as e: raise OSError(f"--out {out}: cannot create its parent folder ({e.strerror})") from None
     if not os.access(out.parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
         raise PermissionError(f"--out {out}: the folder is not writable")
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{out.name}.', suffix='.partial', dir=out.parent))
+    try: tmp = Path(tempfile.mkdtemp(prefix=f'.{out.name}.', suffix='.partial', dir=out.parent))
+    except OSError as e: raise OSError(f"--out {out}: cannot write into {out.parent} ({e.strerror})") from None
     try:
         yield tmp
-        out.mkdir(exist_ok=True)
-        for n in names:
-            if (out/n).exists() and not (tmp/n).exists(): (out/n).unlink()   # no stale file of an earlier run stays
-        for f in sorted(tmp.iterdir()): os.replace(f, out/f.name)
+        with _signals_held():                       # Ctrl-C or SIGTERM now would leave half of each set: it waits
+            out.mkdir(exist_ok=True)
+            for n in names:
+                if (out/n).exists() and not (tmp/n).exists(): (out/n).unlink()   # no stale file of an earlier run stays
+            for f in sorted(tmp.iterdir()): os.replace(f, out/f.name)
     finally: shutil.rmtree(tmp, ignore_errors=True)
 
 def save_figure(fig, # a matplotlib figure

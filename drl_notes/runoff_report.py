@@ -34,7 +34,7 @@ def _jsonable(v):
     if isinstance(v, np.generic): return v.item()
     return v
 
-# %% ../nbs/00b_runoff_report.ipynb #c8fd6904
+# %% ../nbs/00b_runoff_report.ipynb #f8742ab2
 def runoff_report(series:str|None=None, # a named series (default 'leaf', shipped with the package)
                   csv:str|Path|None=None, # or your own CSV file
                   date_col:str='date', # the CSV's date column
@@ -43,6 +43,7 @@ def runoff_report(series:str|None=None, # a named series (default 'leaf', shippe
                   comment:str|None=None, # skip CSV lines whose first field starts with this text
                   skip_rows:int=0, # CSV lines to skip after the header (a units row)
                   gaps:str='raise', # gap policy for the CSV, see `validate_flow`
+                  encoding:str='utf-8', # the CSV's text encoding
                   inputs:tuple=(), # forcing columns fed to the networks and the AR model (e.g. P E0); () = flow only
                   simulate:bool=False, # forcings only, no past flow (needs `inputs`)
                   periods:Periods|None=None, # default: `PERIODS[series]`, or `auto_periods` for a CSV
@@ -62,21 +63,28 @@ def runoff_report(series:str|None=None, # a named series (default 'leaf', shippe
     models = tuple(m for m in MODELS if not (simulate and m in PAST_FLOW_MODELS)) if models is None else tuple(models)
     with report_folder(out, REPORT_FILES, overwrite) as tmp:
         if csv is not None:
-            s = read_flow_csv(csv, date_col, flow_col, date_format, comment, skip_rows, gaps=gaps)
+            s = read_flow_csv(csv, date_col, flow_col, date_format, comment, skip_rows, encoding, gaps=gaps)
             s.attrs.update(unit='', title=Path(csv).name)
-            forc = read_forcings_csv(csv, s.index, date_col, tuple(inputs), date_format, comment, skip_rows, gaps) if inputs else None
+            forc = (read_forcings_csv(csv, s.index, date_col, tuple(inputs), date_format, comment, skip_rows, gaps, encoding)
+                    if inputs else None)
         else:
             s = load_series(series or 'leaf')
             forc = load_forcings(s.name, tuple(inputs), s.index) if inputs else None
+        filled = {flow_col if csv is not None else 'flow': s.attrs.get('filled_days', 0),
+                  **({} if forc is None else forc.attrs.get('filled_days', {}))}
+        if log and any(filled.values()):
+            log('filled by interpolation (--gaps interpolate): ' + ', '.join(f'{n} day(s) of {c}' for c, n in filled.items() if n))
         periods = periods or PERIODS.get(s.name) or auto_periods(s)
         data = RunoffData(s, periods, forc, not simulate, seq_len, n_pred, stride)
         cfg = cfg or TrainConfig()
         if quick: cfg = replace(cfg, max_epochs=3, patience=2)
         bcfg = replace(cfg, **{**BPNN_DEFAULTS, 'max_epochs': 6 if quick else BPNN_DEFAULTS['max_epochs']})
         res = run_models(data, models, seeds, cfg, bcfg, min_obs=min_obs, log=log, name=s.name)
+        if log: log(f'writing the report to {out}')
         _write(tmp, res, s, data, dict(
             source=dict(series=None if csv is not None else s.name, csv=None if csv is None else str(csv), date_col=date_col,
-                        flow_col=flow_col, date_format=date_format, comment=comment, skip_rows=skip_rows, gaps=gaps),
+                        flow_col=flow_col, date_format=date_format, comment=comment, skip_rows=skip_rows, gaps=gaps,
+                        encoding=encoding, filled_days=filled),
             inputs=data.inputs, simulate=simulate, periods=asdict(periods), models=list(models), seeds=list(seeds),
             min_obs=min_obs, quick=quick, lstm=asdict(cfg), bpnn=asdict(bcfg), windows=dict(seq_len=seq_len, n_pred=n_pred, stride=stride),
             chosen=dict(embedding=res.info['embedding'], ar_order=res.info.get('ar_order'), best_epoch=res.info['best_epoch'],
@@ -84,14 +92,16 @@ def runoff_report(series:str|None=None, # a named series (default 'leaf', shippe
             drl_notes=drl_notes.__version__))
     return {f: Path(out)/f for f in REPORT_FILES if (Path(out)/f).exists()}
 
-# %% ../nbs/00b_runoff_report.ipynb #0d706224
+# %% ../nbs/00b_runoff_report.ipynb #cd2591b7
 def _write(folder:Path, res, s:pd.Series, data:RunoffData, config:dict):
     "Write the report files of one run into `folder`."
     p = data.periods
     res.scores.to_csv(folder/'metrics.csv', index=False)
     table = summary_table(res.scores.assign(model=res.scores.model.map(MODEL_NAMES))).reset_index()
+    filled = ', '.join(f'{n} day(s) of {c}' for c, n in config['source']['filled_days'].items() if n)
     head = (f"# {s.attrs.get('title', s.name)}\n\ntrain {p.train[0]}…{p.train[1]}, valid {p.valid[0]}…{p.valid[1]}, "
             f"test {p.test[0]}…{p.test[1]}; inputs {', '.join(data.inputs)}; seeds {config['seeds']}"
+            f"{f'; filled by interpolation: {filled}' if filled else ''}"
             f"{'; QUICK smoke test, not a result' if config['quick'] else ''}\n\n")
     (folder/'metrics.md').write_text(head + table.to_markdown(index=False) + '\n')
     res.predictions.rename_axis('date').to_csv(folder/'predictions.csv')

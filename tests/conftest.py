@@ -9,7 +9,7 @@ The suite must stay fast on a small, possibly shared CPU machine:
 * Matplotlib draws off screen.
 * Caches (trained models, EEG frames) go to a temporary folder, never to the user's `~/.cache/drl_notes`.
 """
-import io, os, sys, tempfile
+import io, os, tempfile
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 

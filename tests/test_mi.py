@@ -138,7 +138,7 @@ def test_topk_classification_finds_the_informative_factor():
 
 def test_cached_vae_trains_once_and_refuses_a_foreign_checkpoint(tmp_path):
     d = ImageData(to_float_images(make_shapes(100, 32, vary=('x',), seed=0)[0]), seed=0, name='tiny')
-    cfg = VAEConfig('eeg32', 4, 'bernoulli', beta=1, max_epochs=1)
+    cfg = VAEConfig('eeg32', 4, 'bernoulli', beta=1, max_epochs=1, bs=20)   # 60 training images: 3 batches
     v1, i1 = cached_vae(d, cfg, 0, 'm', tmp_path)
     v2, i2 = cached_vae(d, cfg, 0, 'm', tmp_path)
     assert i1['path'] == i2['path'] and len(list(tmp_path.glob('*.pt'))) == 1
@@ -180,8 +180,6 @@ def test_cli_mi_quick(cli, shapes_checkpoint, tmp_path):
 
 @pytest.mark.parametrize('args,msg', [
     (('--data', 'mnist'), "takes images of shape (1, 32, 32), but data set 'mnist' has (1, 28, 28)"),
-    (('--mc-samples', '-1'), 'mc_samples must be'),
-    (('--points', '0'), 'points ≥ 1'),
 ])
 def test_cli_mi_errors(cli, shapes_checkpoint, tmp_path, args, msg):
     code, _, err = cli('mi', shapes_checkpoint, '--quick', '--out', tmp_path/'o', *args)
