@@ -140,7 +140,7 @@ class StopOnDivergence(Callback):
         self.error = TrainingDiverged(f"training diverged at epoch {self.epoch + 1} (loss {loss}); try a smaller learning rate (--lr)")
         raise CancelFitException()
 
-# %% ../nbs/90_core.ipynb #c168cf98
+# %% ../nbs/90_core.ipynb #4ce2c10a
 def fit_best(model:torch.nn.Module, # the network
              dls, # fastai DataLoaders
              loss_func, # fastai loss: loss_func(pred, *yb)
@@ -151,7 +151,9 @@ def fit_best(model:torch.nn.Module, # the network
              show_progress:bool=False, # fastai's progress bar and epoch table
              monitor:str='valid_loss', # what early stopping and the best epoch follow: 'valid_loss' or the name of a metric
              lower_is_better:bool=True, # whether a smaller `monitor` is better (a loss, a cross-entropy) or a larger one (an accuracy)
-             log=None # called with one line of text per epoch (e.g. `progress_printer()`); None prints nothing
+             min_delta:float=0., # an epoch counts as better only if it improves `monitor` by more than this
+             log=None, # called with one line of text per epoch (e.g. `progress_printer()`); None prints nothing
+             cbs=() # more fastai callbacks, e.g. `GradientClip(1.)`
             )->Learner:
     "Train with Adam (TensorFlow's defaults), early stopping and best-weights selection on the validation loss (or on the metric `monitor`)."
     n, bs = getattr(dls.train, 'n', None), getattr(dls.train, 'bs', None)
@@ -165,9 +167,9 @@ def fit_best(model:torch.nn.Module, # the network
         names = ['train_loss', 'valid_loss'] + [m.name for m in learn.metrics]
         if monitor not in names: raise ValueError(f"monitor={monitor!r}: expected 'valid_loss' or a metric's name, one of {names}.")
         comp = np.less if lower_is_better else np.greater
-        best = SaveBestWeights(monitor=monitor, comp=comp, fname='best')
+        best = SaveBestWeights(monitor=monitor, comp=comp, min_delta=min_delta, fname='best')
         diverged = StopOnDivergence()
-        cbs = [diverged, EarlyStoppingCallback(monitor=monitor, comp=comp, patience=patience), best]
+        cbs = [diverged, EarlyStoppingCallback(monitor=monitor, comp=comp, min_delta=min_delta, patience=patience), best, *cbs]
         if log is not None: cbs.append(EpochLog(log, max_epochs))
         if show_progress: learn.fit(max_epochs, lr, cbs=cbs)
         else:   # no bar, no epoch table, and no 'No improvement since epoch …' line from early stopping

@@ -1,4 +1,4 @@
-"""Bad input through every `drl-notes` subcommand: each case must end with exit status 2 before anything trains, with
+"""Bad input through every `drl-notes` subcommand (runoff, vae, mi, eeg, rnn): each case must end with exit status 2 before anything trains, with
 one message that names the flag, or the file with its column and line.
 
 Every case runs `drl_notes.cli.main` in this process (importing torch, fastai and MNE once, not once per case) with
@@ -208,10 +208,20 @@ CASES = {
     'eeg --deap-dir for eegmmidb': (lambda f: ['eeg', '--deap-dir', f.tmp], ['--deap-dir and --subjects are for --data deap']),
     'eeg --deap-dir missing': (lambda f: ['eeg', '--data', 'deap', '--deap-dir', f.path('no_deap')], [lambda f: str(f.path('no_deap'))]),
     'eeg --deap-dir without files': (lambda f: ['eeg', '--data', 'deap', '--deap-dir', f.tmp], [lambda f: str(f.tmp)]),
+    # ---- rnn
+    **{f'rnn --{k} {v}': (lambda f, k=k, v=v: ['rnn', f'--{k}', v], [f'argument --{k}:', m]) for k, v, m in
+       [('T', '1', '≥ 2, got 1'), ('T', '0', '≥ 2'), ('T', 'long', 'whole number'), ('seeds', '-1', '≥ 0'), ('hidden', '0', '≥ 1'),
+        ('n-train', '0', '≥ 1'), ('lr', 'nan', 'finite'), ('lr', '0', '> 0'), ('bs', '0', '≥ 1'), ('epochs', '0', '≥ 1'), ('patience', '0', '≥ 1')]},
+    'rnn unknown cell': (lambda f: ['rnn', '--cells', 'lstm'], ["argument --cells: invalid choice: 'lstm'"]),
+    'rnn --cells twice': (lambda f: ['rnn', '--cells', 'gru', 'gru'], ['--cells: gru given more than once']),
+    'rnn --seeds twice': (lambda f: ['rnn', '--seeds', '1', '1'], ['--seeds: 1 given more than once']),
+    'rnn --T twice': (lambda f: ['rnn', '--T', '20', '20'], ['--T: 20 given more than once']),
+    'rnn batch larger than the training set': (lambda f: ['rnn', '--T', '10', '--cells', 'gru', '--n-train', '10'],
+                                               ['n_train (--n-train) 10 is less than one batch of 64 (--bs)']),
 }
 # ---- every subcommand: --out checked before any work
-MINIMAL = {'runoff': ['runoff'], 'vae': ['vae', '--data', 'shapes'], 'mi': ['mi', 'vae.pt'], 'eeg': ['eeg']}
-OLD_FILE = {'runoff': 'metrics.csv', 'vae': 'vae.pt', 'mi': 'indicators.csv', 'eeg': 'scores.csv'}
+MINIMAL = {'runoff': ['runoff'], 'vae': ['vae', '--data', 'shapes'], 'mi': ['mi', 'vae.pt'], 'eeg': ['eeg'], 'rnn': ['rnn']}
+OLD_FILE = {'runoff': 'metrics.csv', 'vae': 'vae.pt', 'mi': 'indicators.csv', 'eeg': 'scores.csv', 'rnn': 'results.csv'}
 for cmd, args in MINIMAL.items():
     CASES[f'{cmd} --out is a file'] = (lambda f, a=args: [*a, '--out', f.text('taken', 'x')], ['is a file, not a folder'])
     CASES[f'{cmd} --out under a file'] = (lambda f, a=args: [*a, '--out', f.text('taken', 'x')/'sub'], [lambda f: f"{f.path('taken')} is a file, not a folder"])
@@ -352,6 +362,7 @@ FAILS_AFTER_THE_OUT_CHECK = {   # a run that gets past the --out check and then 
     'vae': (['vae', '--data', 'celeba'], 'VAE_REPORT_FILES', 'drl_notes.vae'),
     'mi': (['mi', 'no_such/vae.pt'], 'MI_REPORT_FILES', 'drl_notes.mi'),
     'eeg': (['eeg', '--data', 'deap'], 'EEG_REPORT_FILES', 'drl_notes.eeg'),
+    'rnn': (['rnn', '--T', '10', '--cells', 'gru', '--n-train', '10'], 'RNN_REPORT_FILES', 'drl_notes.rnn_report'),
 }
 
 

@@ -70,3 +70,21 @@ def test_eeg_preprocessing_benchmark_rejects_bad_arguments():
     assert r.returncode == 2 and '--griddata-frames must not exceed --frames' in r.stderr
     r = subprocess.run([sys.executable, str(EEG_SCRIPT), '--subjects', '0'], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and '--subjects must be at least 1' in r.stderr
+
+
+RNN_SCRIPT = REPO/'benchmarks'/'rnn_gradients.py'
+
+
+def test_rnn_gradient_benchmark_runs_and_prints_the_exponents():
+    r = subprocess.run([sys.executable, str(RNN_SCRIPT), '--ns', '4', '8', '--T', '5', '--Ts', '5', '10', '--n', '4', '--reps', '1'],
+                       cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert 'seconds per gradient, T = 5:' in r.stdout and 'growth exponents (time ∝ size^e): bptt vs n' in r.stdout
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert set(summary['exponents']) == {f'{k} vs {s}' for k in ('bptt', 'autograd', 'rtrl') for s in 'nT'}
+    assert [row['n'] for row in summary['by_n']] == [4, 8] and all(row['rtrl_s'] > 0 for row in summary['by_T'])
+
+
+def test_rnn_gradient_benchmark_rejects_bad_arguments():
+    r = subprocess.run([sys.executable, str(RNN_SCRIPT), '--ns', '8'], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and '--ns and --Ts need at least two values each' in r.stderr
