@@ -29,7 +29,7 @@ from .core import (TrainingDiverged, atomic_path, cache_dir, claim, fit_best, fm
                             paired_diff, seed_everything)
 from .runoff import lstm_step, thesis_gate_weights
 
-# %% ../nbs/04_rnn_gradients.ipynb #5cc7d08a
+# %% ../nbs/04_rnn_gradients.ipynb #9d79150c
 @dataclass
 class RNNParams:
     "The weights of 003's RNN: a_t = b + W h_{t-1} + U x_t, h_t = tanh a_t, o_t = c + V h_t."
@@ -47,6 +47,7 @@ class RNNParams:
         "The named tensors, flattened and concatenated."
         return torch.cat([getattr(self, k).reshape(-1) for k in names])
 
+# %% ../nbs/04_rnn_gradients.ipynb #faed05cd
 def init_rnn(n_in:int, # input size d
              n_hidden:int, # state size n
              n_out:int, # outputs k
@@ -62,7 +63,7 @@ def init_rnn(n_in:int, # input size d
     return RNNParams(r(n_hidden, n_in)/math.sqrt(n_in), gain*Q, r(n_out, n_hidden)/math.sqrt(n_hidden),
                      0.1*r(n_hidden), 0.1*r(n_out))
 
-# %% ../nbs/04_rnn_gradients.ipynb #ea895c97
+# %% ../nbs/04_rnn_gradients.ipynb #04b85a53
 def _check_seq(p:RNNParams, x:torch.Tensor, y=None):
     "Raise unless x is a (T, d) sequence with T ≥ 1 matching p, and y (if given) holds T class indices."
     if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] != p.U.shape[1]:
@@ -70,6 +71,7 @@ def _check_seq(p:RNNParams, x:torch.Tensor, y=None):
     if y is not None and (y.shape != (x.shape[0],) or y.min() < 0 or y.max() >= p.V.shape[0]):
         raise ValueError(f"y must hold {x.shape[0]} class indices in 0…{p.V.shape[0]-1}, got shape {tuple(y.shape)}")
 
+# %% ../nbs/04_rnn_gradients.ipynb #7161ec06
 def rnn_forward(p:RNNParams, # the weights
                 x:torch.Tensor, # inputs (T, d)
                 h0:torch.Tensor|None=None # initial state (n,); default zeros
@@ -82,6 +84,7 @@ def rnn_forward(p:RNNParams, # the weights
     H = torch.stack(H)
     return H, H[1:] @ p.V.T + p.c
 
+# %% ../nbs/04_rnn_gradients.ipynb #bb1b8763
 def rnn_loss(p:RNNParams, # the weights
              x:torch.Tensor, # inputs (T, d)
              y:torch.Tensor # class index per step (T,)
@@ -109,7 +112,7 @@ def bptt(p:RNNParams, # the weights
         da_next = da
     return RNNParams(dU, dW, dO.T @ H[1:], db, dO.sum(0))
 
-# %% ../nbs/04_rnn_gradients.ipynb #d7797933
+# %% ../nbs/04_rnn_gradients.ipynb #ccb985b1
 def autograd_grads(p:RNNParams, # the weights
                    loss_fn, # loss_fn(params) -> scalar tensor
                   )->RNNParams:
@@ -118,6 +121,7 @@ def autograd_grads(p:RNNParams, # the weights
     loss_fn(q).backward()
     return RNNParams(*(t.grad for _, t in q.items()))
 
+# %% ../nbs/04_rnn_gradients.ipynb #9ab06011
 def rel_errors(g:RNNParams, # a gradient
                ref:RNNParams # the reference gradient
               )->dict:
@@ -156,7 +160,7 @@ COURSE_004 = {   # the slides' own words (004 §1), quoted beside what this chap
                    'parameters and needs less data); 3. LSTM 表达能力强，需要的数据量大 (the LSTM is more expressive and needs more data).',
 }
 
-# %% ../nbs/04_rnn_gradients.ipynb #3f9e5115
+# %% ../nbs/04_rnn_gradients.ipynb #02a49f6f
 def bptt_window(p:RNNParams, # the weights
                 x:torch.Tensor, # inputs (T, d)
                 y:torch.Tensor, # class index per step (T,)
@@ -177,6 +181,7 @@ def bptt_window(p:RNNParams, # the weights
             da = (p.W.T @ da) * (1 - H[s]**2)
     return RNNParams(dU, dW, dO.T @ H[1:], db, dO.sum(0))
 
+# %% ../nbs/04_rnn_gradients.ipynb #66628c11
 def tbptt_chunks(p:RNNParams, # the weights
                  x:torch.Tensor, # inputs (T, d)
                  y:torch.Tensor, # class index per step (T,)
@@ -213,7 +218,7 @@ def truncation_cosines(gain:float=0.95, # singular value of W
                 rows.append(dict(k=k, scheme=scheme, cosine=float(F.cosine_similarity(fn(q, xs, ys, k).flat('UWb'), full, 0))))
     return pd.DataFrame(rows).groupby(['scheme', 'k']).cosine.mean().unstack('k')
 
-# %% ../nbs/04_rnn_gradients.ipynb #0831d14c
+# %% ../nbs/04_rnn_gradients.ipynb #5cfd8852
 def rtrl_step(p:RNNParams, # the weights
               P:torch.Tensor, # sensitivities ∂h_{t-1}/∂θ, (n, n² + n·d + n); θ = (vec W, vec U, b)
               h:torch.Tensor, # state h_{t-1} (n,)
@@ -226,6 +231,7 @@ def rtrl_step(p:RNNParams, # the weights
     direct = torch.cat([torch.kron(eye, h[None]), torch.kron(eye, x_t[None]), eye], 1)
     return h_new, (1 - h_new**2)[:, None] * (p.W @ P + direct)
 
+# %% ../nbs/04_rnn_gradients.ipynb #2b5d3cb8
 def rtrl(p:RNNParams, # the weights
          x:torch.Tensor, # inputs (T, d)
          y:torch.Tensor # class index per step (T,)
@@ -243,7 +249,7 @@ def rtrl(p:RNNParams, # the weights
         dc += do
     return RNNParams(g[n*n:n*n+n*d].view(n, d), g[:n*n].view(n, n), dV, g[n*n+n*d:], dc)
 
-# %% ../nbs/04_rnn_gradients.ipynb #1f8b4508
+# %% ../nbs/04_rnn_gradients.ipynb #475678b9
 def gradient_costs(ns:tuple=(8, 16, 32), # state sizes
                    T:int=50, # sequence length
                    repeat:int=3 # timings per cell; the fastest counts
@@ -253,18 +259,20 @@ def gradient_costs(ns:tuple=(8, 16, 32), # state sizes
     for n in ns:
         q = init_rnn(4, n, 5, 0.9)
         xs, ys = torch.randn(T, 4), torch.randint(0, 5, (T,))
-        best = lambda f: min(_timed(f) for _ in range(repeat))
+        best = lambda f: min(_timed(f) for _ in range(repeat + 1))         # the first call warms up and is usually slowest
         rows.append(dict(n=n, bptt_s=best(lambda: bptt(q, xs, ys)), autograd_s=best(lambda: autograd_grads(q, lambda r: rnn_loss(r, xs, ys))),
                          rtrl_s=best(lambda: rtrl(q, xs, ys)), bptt_stored=(T + 1)*n, rtrl_stored=n*(n*n + 4*n + n)))
     df = pd.DataFrame(rows).set_index('n')
     df['rtrl / bptt'] = df.rtrl_s / df.bptt_s
     return df
 
+# %% ../nbs/04_rnn_gradients.ipynb #596fe304
 def _timed(f):
     t = time.perf_counter()
     f()
     return time.perf_counter() - t
 
+# %% ../nbs/04_rnn_gradients.ipynb #43dd19dd
 def growth_exponent(n, # sizes
                     t # times
                    )->float:
@@ -332,7 +340,7 @@ def cell_path_gain(forget_bias:float, # added to the forget gates' bias
         h, c = lstm_step(xt, h, c, W, b)
     return float(prod.mean())
 
-# %% ../nbs/04_rnn_gradients.ipynb #2912c19e
+# %% ../nbs/04_rnn_gradients.ipynb #420cf50e
 def gru_step_004(x:torch.Tensor, # input (batch, d)
                  h:torch.Tensor, # state (batch, n)
                  Wz:torch.Tensor, # update gate on [h, x], (n, n + d)
@@ -347,6 +355,7 @@ def gru_step_004(x:torch.Tensor, # input (batch, d)
     z, r = torch.sigmoid(hx @ Wz.T + bz), torch.sigmoid(hx @ Wr.T + br)
     return (1 - z)*h + z*torch.tanh(torch.cat([r*h, x], -1) @ Wh.T + bh)
 
+# %% ../nbs/04_rnn_gradients.ipynb #dcf8af1c
 def gru_004_weights(gru:nn.GRU # a one-layer PyTorch GRU
                    )->tuple:
     "nn.GRU's weights in 004's form (Wz, Wr, Wh, bz, br, bh): the update gate negated, the two biases of each gate summed."
@@ -355,12 +364,13 @@ def gru_004_weights(gru:nn.GRU # a one-layer PyTorch GRU
     cat = lambda a, b: torch.cat([a, b], 1)
     return cat(-Whz, -Wiz), cat(Whr, Wir), cat(Whn, Win), -(biz + bhz), bir + bhr, bin_ + bhn
 
-# %% ../nbs/04_rnn_gradients.ipynb #1770423a
+# %% ../nbs/04_rnn_gradients.ipynb #25f9355f
 def _direction(lstm:nn.LSTM, layer:int, reverse:bool):
     "One direction of one layer of `lstm`, shaped as a one-layer LSTM for `thesis_gate_weights`."
     sfx = f'_l{layer}' + ('_reverse' if reverse else '')
     return SimpleNamespace(**{f'{k}_l0': getattr(lstm, k + sfx) for k in ('weight_ih', 'weight_hh', 'bias_ih', 'bias_hh')})
 
+# %% ../nbs/04_rnn_gradients.ipynb #83604908
 def lstm_stack_from_equations(x:torch.Tensor, # inputs (batch, time, d)
                               lstm:nn.LSTM # a batch-first PyTorch LSTM, any num_layers, uni- or bidirectional
                              )->torch.Tensor:
@@ -449,7 +459,7 @@ def ekf_train_rnn(p:RNNParams, # initial weights, one output (k = 1)
         q_p = unpack(theta)
     return q_p, torch.tensor(preds)
 
-# %% ../nbs/04_rnn_gradients.ipynb #25502e20
+# %% ../nbs/04_rnn_gradients.ipynb #82a5e3d1
 def _source(f):
     "The source of a function or class (one defined in this notebook is read from the exported module)."
     try: return inspect.getsource(f)
@@ -457,6 +467,7 @@ def _source(f):
         import drl_notes.rnn as module
         return inspect.getsource(getattr(module, f.__name__))
 
+# %% ../nbs/04_rnn_gradients.ipynb #0cdf7607
 def cached_row(name:str, # experiment name
                config:dict, # every setting of the run (JSON values)
                run, # run() -> dict of results
@@ -486,7 +497,7 @@ def adding_problem(n:int, # sequences
     m[torch.arange(n), first] = m[torch.arange(n), second] = 1.
     return torch.stack([u, m], -1).float(), (u*m).sum(1).float()
 
-# %% ../nbs/04_rnn_gradients.ipynb #adb6c0a6
+# %% ../nbs/04_rnn_gradients.ipynb #13e94368
 CELLS = ('rnn', 'rnn_clip', 'lstm_fb0', 'lstm_fb1', 'gru')
 
 class SeqNet(nn.Module):
@@ -514,12 +525,13 @@ class SeqNet(nn.Module):
         y = self.head(last)
         return y[:, 0] if self.n_out == 1 else y
 
+# %% ../nbs/04_rnn_gradients.ipynb #d3cf795a
 def n_params(model:nn.Module # a network
             )->int:
     "Number of trainable parameters."
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
-# %% ../nbs/04_rnn_gradients.ipynb #1110b0f1
+# %% ../nbs/04_rnn_gradients.ipynb #df3b0f0e
 @dataclass(frozen=True)
 class RNNTrain:
     "How the experiments' networks are trained."
@@ -530,10 +542,12 @@ class RNNTrain:
     min_delta: float = 1e-4 # a better validation loss must be lower by more than this
     clip: float = 1. # gradient-norm clipping of the rnn_clip cell
 
+# %% ../nbs/04_rnn_gradients.ipynb #137ac12e
 def _dls(xs, ys, bs, valid_xy):
     from fastai.data.core import DataLoaders
     return DataLoaders.from_dsets(list(zip(xs, ys)), list(zip(*valid_xy)), bs=bs, num_workers=0, device='cpu')
 
+# %% ../nbs/04_rnn_gradients.ipynb #ed3ffdae
 def train_seq(model:nn.Module, # the network
               train:tuple, # (x, y) training tensors
               valid:tuple, # (x, y) validation tensors
@@ -570,7 +584,7 @@ def run_adding(T:int, # sequence length
                     seconds=time.time() - t0, curve=[float(v[1]) for v in learn.recorder.values])
     return dict(cell=cell, T=T, seed=seed, **cached_row('adding', config, run, (run_adding, adding_problem, SeqNet, train_seq, fit_best)))
 
-# %% ../nbs/04_rnn_gradients.ipynb #76c0ad16
+# %% ../nbs/04_rnn_gradients.ipynb #1c7af4c5
 def delayed_recall(n:int, # sequences
                    T:int, # steps
                    lag:int, # the target at step t is the symbol at step t − lag
@@ -584,6 +598,7 @@ def delayed_recall(n:int, # sequences
     y[:, lag:] = s[:, :-lag]
     return F.one_hot(s, n_symbols).float(), y
 
+# %% ../nbs/04_rnn_gradients.ipynb #6ddf639d
 class ChunkedLSTM(nn.Module):
     "An LSTM with a read-out at every step, trained by chunked truncated BPTT: the gradient stops every k steps."
     def __init__(self, n_in:int, # inputs per step
@@ -602,6 +617,7 @@ class ChunkedLSTM(nn.Module):
             outs.append(out)
         return self.head(torch.cat(outs, 1))
 
+# %% ../nbs/04_rnn_gradients.ipynb #5f087d97
 def recall_loss(pred, targ):
     "Cross-entropy over the steps that have a target."
     return F.cross_entropy(pred.flatten(0, 1), targ.flatten(), ignore_index=-100)
@@ -629,7 +645,7 @@ def run_recall(k:int|None, # chunk length; None: full BPTT
                     epochs=len(learn.recorder.values), max_epochs=cfg.max_epochs)
     return dict(k=k or T, seed=seed, **cached_row('recall', config, run, (run_recall, delayed_recall, ChunkedLSTM, recall_loss, train_seq, fit_best)))
 
-# %% ../nbs/04_rnn_gradients.ipynb #356e3f6c
+# %% ../nbs/04_rnn_gradients.ipynb #ef065705
 def mnist_rows(n:int|None=None # use the first n images of the split permutation (None: all)
               )->dict:
     "MNIST (chapter 01's loader) as sequences of 28 rows in [0, 1]: {'train', 'valid', 'test'} → (x, y), split 80/10/10."
@@ -642,6 +658,7 @@ def mnist_rows(n:int|None=None # use the first n images of the split permutation
 
 MNIST_MODELS = dict(RNN=('rnn', False), LSTM=('lstm', False), GRU=('gru', False), BiLSTM=('lstm', True))
 
+# %% ../nbs/04_rnn_gradients.ipynb #215c6ad4
 def run_mnist(model:str, # a key of MNIST_MODELS
               seed:int, # seed of the weights
               n:int|None=None, # images used
@@ -663,7 +680,7 @@ def run_mnist(model:str, # a key of MNIST_MODELS
                     best_epoch=learn.best_epoch + 1, epochs=len(learn.recorder.values), max_epochs=cfg.max_epochs)
     return dict(model=model, seed=seed, **cached_row('mnist', config, run, (run_mnist, mnist_rows, SeqNet, train_seq, fit_best)))
 
-# %% ../nbs/04_rnn_gradients.ipynb #8ce9ee4d
+# %% ../nbs/04_rnn_gradients.ipynb #28c8f711
 class RunoffRNN(nn.Module):
     "A tanh RNN with a linear read-out at every step (the chapter-00 window layout: (batch, time, inputs) → (batch, time))."
     def __init__(self, n_in:int=1, # inputs per day
@@ -673,6 +690,7 @@ class RunoffRNN(nn.Module):
         self.rnn, self.head = nn.RNN(n_in, n_hidden, batch_first=True), nn.Linear(n_hidden, 1)
     def forward(self, x): return self.head(self.rnn(x)[0])[..., 0]
 
+# %% ../nbs/04_rnn_gradients.ipynb #506a17ff
 def run_runoff_rnn(seed:int, # seed of the weights
                    n_hidden:int=8, # units
                    cfg:RNNTrain=RNNTrain(lr=5e-3, bs=64, max_epochs=150, patience=15), # Adam training settings

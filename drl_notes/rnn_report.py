@@ -16,7 +16,7 @@ import pandas as pd
 from .core import report_folder, save_figure
 from .rnn import CELLS, RNNTrain, run_adding
 
-# %% ../nbs/04a_rnn_report.ipynb #71c0c7fb
+# %% ../nbs/04a_rnn_report.ipynb #b8d65bd6
 RNN_REPORT_FILES = ('results.csv', 'table.md', 'curves.png')
 
 def rnn_report(T:tuple=(20, 50, 100), # sequence lengths
@@ -34,6 +34,7 @@ def rnn_report(T:tuple=(20, 50, 100), # sequence lengths
     bad = [c for c in cells if c not in CELLS]
     if bad or not cells: raise ValueError(f"cells (--cells) {bad or '(none)'}: expected some of {CELLS}")
     if any(int(t) != t or t < 2 for t in T): raise ValueError(f"T (--T) must be whole numbers ≥ 2, got {list(T)}")
+    if not seeds or not T: raise ValueError("give at least one seed (--seeds) and one length (--T)")
     if quick: n_train, cfg = 500, RNNTrain(**{**cfg.__dict__, 'max_epochs': 3, 'patience': 2})
     with report_folder(out, RNN_REPORT_FILES, overwrite) as tmp:
         if n_train < cfg.bs: raise ValueError(f"n_train (--n-train) {n_train} is less than one batch of {cfg.bs} (--bs)")
@@ -55,6 +56,7 @@ def rnn_report(T:tuple=(20, 50, 100), # sequence lengths
         save_figure(_curves(df, seeds[0]), tmp/'curves.png')
     return {f: Path(out)/f for f in RNN_REPORT_FILES}
 
+# %% ../nbs/04a_rnn_report.ipynb #82f718a6
 def _curves(df:pd.DataFrame, seed:int):
     "Validation MSE per epoch, one panel per length, one line per cell."
     import matplotlib.pyplot as plt
