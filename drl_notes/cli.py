@@ -57,7 +57,21 @@ def _report(out:str, # --out
     for n in names:
         if (Path(out)/n).exists(): print(f'{n}: {Path(out)/n}')
 
-# %% ../nbs/92_cli.ipynb #146120ab
+# %% ../nbs/92_cli.ipynb #8ac2627c
+def _fit_args(p, # a parser or argument group
+              lr:float, # default learning rate
+              bs:int, # default batch size
+              epochs:int, # default epoch cap
+              patience:int, # default patience
+              what:str='', # what the rate and batch are for, e.g. ' of the LSTMs'
+              lr_note:str='' # added to the rate's default, e.g. '; the thesis 1e-4'
+             ):
+    "--lr, --bs, --epochs and --patience, which every training subcommand has."
+    p.add_argument('--lr', type=_number(0, strict=True), default=lr, help=f'Adam learning rate{what} (default {lr:g}{lr_note})')
+    p.add_argument('--bs', type=_count(1), default=bs, help=f'batch size{what} (default {bs}; at most the training set)')
+    p.add_argument('--epochs', type=_count(1), default=epochs, help=f'most epochs (default {epochs}; early stopping on the validation loss)')
+    p.add_argument('--patience', type=_count(1), default=patience, help=f'epochs without improvement before stopping (default {patience})')
+
 def _output_args(p, out:str, quick_help:str):
     "--out, --overwrite and --quick, which every subcommand has."
     p.add_argument('--out', default=out, help=f'output folder (default: {out})')
@@ -96,10 +110,7 @@ def _runoff_parser(sub):
     t.add_argument('--seq-len', type=_count(1), default=90, help='days each LSTM window reads (default 90; 365 is usual with --simulate)')
     t.add_argument('--n-pred', type=_count(1), default=30, help='scored days at the end of each training window (default 30)')
     t.add_argument('--stride', type=_count(1), default=5, help='days between training windows (default 5)')
-    t.add_argument('--lr', type=_number(0, strict=True), default=1e-3, help='Adam learning rate of the LSTMs (default 1e-3; the thesis 1e-4)')
-    t.add_argument('--bs', type=_count(1), default=64, help='batch size of the LSTMs (default 64)')
-    t.add_argument('--epochs', type=_count(1), default=150, help='most epochs (default 150; early stopping on the validation year)')
-    t.add_argument('--patience', type=_count(1), default=20, help='epochs without improvement before stopping (default 20)')
+    _fit_args(t, 1e-3, 64, 150, 20, ' of the LSTMs', '; the thesis 1e-4')
     p.add_argument('--quiet', action='store_true', help='print no progress to stderr')
     _output_args(p, 'runoff_out', 'a few epochs only: a smoke test, not a result')
     p.set_defaults(func=_run_runoff)
@@ -126,7 +137,7 @@ def _run_runoff(a):
                           overwrite=a.overwrite, log=progress_printer(a.quiet))
     for k, v in paths.items(): print(f'{k}: {v}')
 
-# %% ../nbs/92_cli.ipynb #8809a2bf
+# %% ../nbs/92_cli.ipynb #a5d3fa45
 def _vae_parser(sub):
     p = sub.add_parser('vae', help='train a β-VAE (chapter 01) on a named image data set; write the checkpoint and figures',
                        description='Train a convolutional β-VAE (the row of the thesis\'s Table 3-1 that fits the data) and write vae.pt + vae.json '
@@ -141,10 +152,7 @@ def _vae_parser(sub):
     p.add_argument('--latent', type=_count(1), default=128, help='number of factors H (default 128)')
     p.add_argument('--likelihood', choices=('gaussian', 'mix2'), default='gaussian', help='decoder: gaussian with a learned noise scale (default) '
                    'or mix2, a per-pixel mixture of two Gaussians')
-    p.add_argument('--lr', type=_number(0, strict=True), default=1e-3, help='Adam learning rate (default 1e-3)')
-    p.add_argument('--epochs', type=_count(1), default=60, help='maximum number of epochs (default 60; early stopping on the validation loss)')
-    p.add_argument('--patience', type=_count(1), default=10, help='epochs without improvement before stopping (default 10)')
-    p.add_argument('--bs', type=_count(1), default=100, help='batch size (default 100; at most the training set)')
+    _fit_args(p, 1e-3, 100, 60, 10)
     p.add_argument('--seed', type=_count(0), default=0, help='seed of the split and of training (default 0)')
     _output_args(p, 'vae_out', 'small data, 2 epochs: a smoke test, not a result')
     p.set_defaults(func=_run_vae)
@@ -180,7 +188,7 @@ def _run_mi(a):
     _report(a.out, MI_REPORT_FILES, a.overwrite, lambda tmp: mi_report(a.checkpoint, a.data, tmp, a.source, a.split_seed, a.split,
                                                                        a.threshold, a.mc_samples, a.points, a.quick, True))
 
-# %% ../nbs/92_cli.ipynb #8a40f53c
+# %% ../nbs/92_cli.ipynb #466bc714
 def _eeg_parser(sub):
     p = sub.add_parser('eeg', help='EEG frames → β-VAE + LSTM and the baselines (chapter 03), cross-validated with honest splits',
                        description='Cross-validate PSD-SVM, CNN-LSTM, AE-LSTM and β-VAE-LSTM on an EEG data set with trial-wise or subject-wise '
@@ -201,12 +209,9 @@ def _eeg_parser(sub):
     p.add_argument('--seeds', type=_count(0), nargs='+', default=[0], help='one cross-validation per seed, each seed once (default: 0)')
     p.add_argument('--by', choices=('trial', 'subject'), default=None,
                    help='split by trial or by subject (default: subject when the data have several subjects, else trial)')
-    p.add_argument('--epochs', type=_count(1), default=200, help='maximum epochs of the networks (default 200)')
-    p.add_argument('--patience', type=_count(1), default=30, help='epochs without a better validation cross-entropy before stopping (default 30)')
-    p.add_argument('--lr', type=_number(0, strict=True), default=1e-3, help='Adam learning rate (default 1e-3; the thesis: 1e-4)')
+    _fit_args(p, 1e-3, 16, 200, 30, ' of the networks', '; the thesis 1e-4')
     p.add_argument('--beta', type=_number(0), default=6., help='KL weight of the β-VAE (default 6, the thesis)')
     p.add_argument('--clf-weight', type=_number(0, strict=True), default=1., help='weight of the cross-entropy against the reconstruction (default 1, the thesis)')
-    p.add_argument('--bs', type=_count(1), default=16, help='trials per batch (default 16)')
     _output_args(p, 'eeg_out', '2 folds, 2 epochs, the first 4 s of each trial: a smoke test, not a result')
     p.set_defaults(func=_run_eeg)
     return p
@@ -220,7 +225,7 @@ def _run_eeg(a):
             lambda tmp: eeg_report(a.data, a.deap_dir, a.subjects, a.target, a.deap_trials or None, tuple(a.models), a.folds,
                                    tuple(a.seeds), a.by, cfg, tmp, a.quick, True))
 
-# %% ../nbs/92_cli.ipynb #7bbfd175
+# %% ../nbs/92_cli.ipynb #e4e98823
 def _rnn_parser(sub):
     p = sub.add_parser('rnn', help='the adding problem for tanh RNNs, LSTMs and GRUs (chapter 04); write a table and curves',
                        description='Train the chosen recurrent networks on the adding problem (chapter 04, E1) for each sequence length '
@@ -232,10 +237,7 @@ def _rnn_parser(sub):
     p.add_argument('--seeds', type=_count(0), nargs='+', default=[0], help='one run per seed, each seed once (default: 0)')
     p.add_argument('--hidden', type=_count(1), default=32, help='units (default 32)')
     p.add_argument('--n-train', type=_count(1), default=4000, help='training sequences (default 4000; validation 1,000, test 2,000)')
-    p.add_argument('--lr', type=_number(0, strict=True), default=3e-3, help='Adam learning rate (default 3e-3)')
-    p.add_argument('--bs', type=_count(1), default=64, help='batch size (default 64)')
-    p.add_argument('--epochs', type=_count(1), default=100, help='most epochs (default 100; early stopping on the validation MSE)')
-    p.add_argument('--patience', type=_count(1), default=20, help='epochs without improvement before stopping (default 20)')
+    _fit_args(p, 3e-3, 64, 100, 20)
     p.add_argument('--quiet', action='store_true', help='print no progress to stderr')
     _output_args(p, 'rnn_out', '500 sequences, 3 epochs: a smoke test, not a result')
     p.set_defaults(func=_run_rnn)

@@ -10,8 +10,8 @@ __all__ = ['DATA_ENV', 'CACHE_ENV', 'DataNotFoundError', 'data_dir', 'data_file'
            'StopOnDivergence', 'fit_best', 'mean_sd', 'progress_printer', 'ClaimError', 'claim', 'Diff', 'paired_diff',
            'fmt_diff', 'report_folder', 'save_figure']
 
-# %% ../nbs/90_core.ipynb #70e62562
-import os, random, sys, warnings
+# %% ../nbs/90_core.ipynb #b718be47
+import os, sys, warnings
 from pathlib import Path
 from importlib.resources import files
 

@@ -10,13 +10,12 @@ __all__ = ['BPTT_004', 'COURSE_004', 'CELLS', 'MNIST_MODELS', 'RNNParams', 'init
            'gradient_costs', 'growth_exponent', 'state_jacobian_norms', 'lstm_backward', 'cell_path_gain',
            'gru_step_004', 'gru_004_weights', 'lstm_stack_from_equations', 'additive_attention', 'kalman_step',
            'ekf_update', 'ekf_train_rnn', 'cached_row', 'adding_problem', 'SeqNet', 'n_params', 'RNNTrain', 'train_seq',
-           'run_adding', 'delayed_recall', 'ChunkedLSTM', 'recall_loss', 'run_recall', 'mnist_rows', 'run_mnist',
-           'RunoffRNN', 'run_runoff_rnn']
+           'run_adding', 'adding_table', 'plot_adding_curves', 'delayed_recall', 'ChunkedLSTM', 'recall_loss',
+           'run_recall', 'mnist_rows', 'run_mnist', 'RunoffRNN', 'run_runoff_rnn']
 
-# %% ../nbs/04_rnn_gradients.ipynb #ac319dea
+# %% ../nbs/04_rnn_gradients.ipynb #ed7d1ef6
 import hashlib, inspect, json, math, time
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 import numpy as np
@@ -25,11 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .core import (TrainingDiverged, atomic_path, cache_dir, claim, fit_best, fmt_diff, is_quick, mean_sd,
-                            paired_diff, seed_everything)
+from .core import TrainingDiverged, atomic_path, cache_dir, fit_best, seed_everything
 from .runoff import lstm_step, thesis_gate_weights
 
-# %% ../nbs/04_rnn_gradients.ipynb #9d79150c
+# %% ../nbs/04_rnn_gradients.ipynb #477d4b6b
 @dataclass
 class RNNParams:
     "The weights of 003's RNN: a_t = b + W h_{t-1} + U x_t, h_t = tanh a_t, o_t = c + V h_t."
@@ -46,6 +44,16 @@ class RNNParams:
     def flat(self, names:str='UWVbc')->torch.Tensor:
         "The named tensors, flattened and concatenated."
         return torch.cat([getattr(self, k).reshape(-1) for k in names])
+
+    def with_flat(self, vec:torch.Tensor, names:str='UWVbc')->'RNNParams':
+        "A copy whose named tensors are read from `vec`, laid out as `flat(names)` lays them out."
+        size = sum(getattr(self, k).numel() for k in names)
+        if size != len(vec): raise ValueError(f"vec has {len(vec)} numbers, the tensors {names!r} hold {size}")
+        new, i = dict(self.items()), 0
+        for k in names:
+            t = getattr(self, k)
+            new[k], i = vec[i:i + t.numel()].view(t.shape), i + t.numel()
+        return RNNParams(**new)
 
 # %% ../nbs/04_rnn_gradients.ipynb #faed05cd
 def init_rnn(n_in:int, # input size d
@@ -231,7 +239,7 @@ def rtrl_step(p:RNNParams, # the weights
     direct = torch.cat([torch.kron(eye, h[None]), torch.kron(eye, x_t[None]), eye], 1)
     return h_new, (1 - h_new**2)[:, None] * (p.W @ P + direct)
 
-# %% ../nbs/04_rnn_gradients.ipynb #2b5d3cb8
+# %% ../nbs/04_rnn_gradients.ipynb #38913dab
 def rtrl(p:RNNParams, # the weights
          x:torch.Tensor, # inputs (T, d)
          y:torch.Tensor # class index per step (T,)
@@ -247,21 +255,24 @@ def rtrl(p:RNNParams, # the weights
         g += (p.V.T @ do) @ P
         dV += torch.outer(do, h)
         dc += do
-    return RNNParams(g[n*n:n*n+n*d].view(n, d), g[:n*n].view(n, n), dV, g[n*n+n*d:], dc)
+    rec = p.with_flat(g, 'WUb')
+    return RNNParams(rec.U, rec.W, dV, rec.b, dc)
 
-# %% ../nbs/04_rnn_gradients.ipynb #475678b9
+# %% ../nbs/04_rnn_gradients.ipynb #93ea968d
 def gradient_costs(ns:tuple=(8, 16, 32), # state sizes
                    T:int=50, # sequence length
                    repeat:int=3 # timings per cell; the fastest counts
                   )->pd.DataFrame:
-    "Seconds per gradient of hand-written BPTT, autograd and RTRL, with the numbers each stores, for several state sizes."
-    rows = []
+    "Seconds per gradient of hand-written BPTT, autograd and RTRL (one thread), with the numbers each stores, for several state sizes."
+    rows, threads = [], torch.get_num_threads()
+    torch.set_num_threads(1)                 # a second thread only adds noise at these sizes
     for n in ns:
         q = init_rnn(4, n, 5, 0.9)
         xs, ys = torch.randn(T, 4), torch.randint(0, 5, (T,))
         best = lambda f: min(_timed(f) for _ in range(repeat + 1))         # the first call warms up and is usually slowest
         rows.append(dict(n=n, bptt_s=best(lambda: bptt(q, xs, ys)), autograd_s=best(lambda: autograd_grads(q, lambda r: rnn_loss(r, xs, ys))),
                          rtrl_s=best(lambda: rtrl(q, xs, ys)), bptt_stored=(T + 1)*n, rtrl_stored=n*(n*n + 4*n + n)))
+    torch.set_num_threads(threads)
     df = pd.DataFrame(rows).set_index('n')
     df['rtrl / bptt'] = df.rtrl_s / df.bptt_s
     return df
@@ -431,7 +442,7 @@ def ekf_update(theta:torch.Tensor, # weights (M,)
     Sigma = 0.5*(Sigma + Sigma.T) + r*torch.eye(len(theta), dtype=theta.dtype)
     return theta + K*err, Sigma
 
-# %% ../nbs/04_rnn_gradients.ipynb #72f40e5a
+# %% ../nbs/04_rnn_gradients.ipynb #44e2722a
 def ekf_train_rnn(p:RNNParams, # initial weights, one output (k = 1)
                   x:torch.Tensor, # inputs (T, d)
                   z:torch.Tensor, # targets (T,)
@@ -444,19 +455,17 @@ def ekf_train_rnn(p:RNNParams, # initial weights, one output (k = 1)
     if p.V.shape[0] != 1 or z.shape != (len(x),): raise ValueError(f"expected one output and z of shape ({len(x)},), got {tuple(z.shape)}")
     n, d = p.U.shape
     mr = n*n + n*d + n
-    theta = torch.cat([p.flat('WUb'), p.flat('Vc')])
+    theta = p.flat('WUbVc')
     Sigma = p0*torch.eye(len(theta), dtype=x.dtype)
     h, P, preds = torch.zeros(n, dtype=x.dtype), torch.zeros(n, mr, dtype=x.dtype), []
-    unpack = lambda th: RNNParams(th[n*n:n*n+n*d].view(n, d), th[:n*n].view(n, n), th[mr:mr+n].view(1, n),
-                                  th[n*n+n*d:mr], th[mr+n:])
-    q_p = unpack(theta)
+    q_p = p
     for t in range(len(x)):
         h, P = rtrl_step(q_p, P, h, x[t])
         y_hat = float(q_p.c[0] + q_p.V[0] @ h)
         preds.append(y_hat)
         theta, Sigma = ekf_update(theta, Sigma, torch.cat([q_p.V[0] @ P, h, torch.ones(1, dtype=x.dtype)]), float(z[t]) - y_hat, q, r)
         if not torch.isfinite(theta).all(): raise TrainingDiverged(f"EKF training diverged at step {t} (q={q}, p0={p0}, r={r})")
-        q_p = unpack(theta)
+        q_p = p.with_flat(theta, 'WUbVc')
     return q_p, torch.tensor(preds)
 
 # %% ../nbs/04_rnn_gradients.ipynb #82a5e3d1
@@ -583,6 +592,32 @@ def run_adding(T:int, # sequence length
                     best_epoch=learn.best_epoch + 1, epochs=len(learn.recorder.values), max_epochs=cfg.max_epochs,
                     seconds=time.time() - t0, curve=[float(v[1]) for v in learn.recorder.values])
     return dict(cell=cell, T=T, seed=seed, **cached_row('adding', config, run, (run_adding, adding_problem, SeqNet, train_seq, fit_best)))
+
+# %% ../nbs/04_rnn_gradients.ipynb #b56b7998
+def adding_table(df:pd.DataFrame # rows of `run_adding`
+                )->pd.DataFrame:
+    "Test MSE as mean ± s.d. over seeds, cells × lengths, with the constant baseline's row."
+    fmt = lambda v: f'{np.mean(v):.1e} ± {np.std(v, ddof=1):.1e}' if len(v) > 1 else f'{v.iloc[0]:.1e}'
+    table = df.pivot_table(index='cell', columns='T', values='test_mse', aggfunc=fmt, sort=False)
+    table.loc['constant prediction (baseline)'] = [f"{df[df['T'] == t].baseline_mse.mean():.3f}" for t in table.columns]
+    return table
+
+# %% ../nbs/04_rnn_gradients.ipynb #e0ee402d
+def plot_adding_curves(df:pd.DataFrame, # rows of `run_adding`
+                       seed:int=0 # which seed's curves
+                      ):
+    "Validation MSE per epoch, one panel per length, one line per cell; the dotted line is the constant prediction."
+    import matplotlib.pyplot as plt
+    Ts = sorted(df['T'].unique())
+    fig, axes = plt.subplots(1, len(Ts), figsize=(4*len(Ts), 3), squeeze=False, sharey=True)
+    for ax, t in zip(axes[0], Ts):
+        for _, r in df[(df['T'] == t) & (df.seed == seed)].iterrows(): ax.semilogy(np.arange(1, len(r.curve) + 1), r.curve, label=r.cell)
+        ax.axhline(1/6, color='k', ls=':', lw=0.8)
+        ax.set(title=f'T = {t}', xlabel='epoch')
+    axes[0, 0].set_ylabel(f'validation MSE (seed {seed})')
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
 
 # %% ../nbs/04_rnn_gradients.ipynb #1c7af4c5
 def delayed_recall(n:int, # sequences

@@ -7,16 +7,15 @@ Docs: https://drl-notes.github.io/drl_notes/rnn_report.html.md"""
 # %% auto #0
 __all__ = ['RNN_REPORT_FILES', 'rnn_report']
 
-# %% ../nbs/04a_rnn_report.ipynb #eceb75cb
+# %% ../nbs/04a_rnn_report.ipynb #c77272c0
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .core import report_folder, save_figure
-from .rnn import CELLS, RNNTrain, run_adding
+from .rnn import CELLS, RNNTrain, adding_table, plot_adding_curves, run_adding
 
-# %% ../nbs/04a_rnn_report.ipynb #b8d65bd6
+# %% ../nbs/04a_rnn_report.ipynb #239f13c3
 RNN_REPORT_FILES = ('results.csv', 'table.md', 'curves.png')
 
 def rnn_report(T:tuple=(20, 50, 100), # sequence lengths
@@ -46,26 +45,10 @@ def rnn_report(T:tuple=(20, 50, 100), # sequence lengths
                     rows.append(run_adding(t, cell, s, n_train, n_hidden, cfg, log))
         df = pd.DataFrame(rows)
         df.drop(columns='curve').to_csv(tmp/'results.csv', index=False)
-        table = df.pivot_table(index='cell', columns='T', values='test_mse', sort=False,
-                               aggfunc=lambda v: f'{np.mean(v):.4f} ± {np.std(v, ddof=1):.4f}' if len(v) > 1 else f'{v.iloc[0]:.4f}')
-        table.loc['constant prediction'] = [f"{df[df['T'] == t].baseline_mse.mean():.4f}" for t in table.columns]
+        table = adding_table(df)
         head = (f"# The adding problem: test MSE\n\n{n_hidden} units, {n_train} training sequences, seeds {list(seeds)}, "
                 f"Adam lr {cfg.lr:g}, batch {cfg.bs}, ≤ {cfg.max_epochs} epochs (patience {cfg.patience})"
                 f"{'; QUICK smoke test, not a result' if quick else ''}\n\n")
         (tmp/'table.md').write_text(head + table.rename(columns=lambda t: f'T = {t}').to_markdown() + '\n')
-        save_figure(_curves(df, seeds[0]), tmp/'curves.png')
+        save_figure(plot_adding_curves(df, seeds[0]), tmp/'curves.png')
     return {f: Path(out)/f for f in RNN_REPORT_FILES}
-
-# %% ../nbs/04a_rnn_report.ipynb #82f718a6
-def _curves(df:pd.DataFrame, seed:int):
-    "Validation MSE per epoch, one panel per length, one line per cell."
-    import matplotlib.pyplot as plt
-    Ts = sorted(df['T'].unique())
-    fig, axes = plt.subplots(1, len(Ts), figsize=(4*len(Ts), 3), squeeze=False)
-    for ax, t in zip(axes[0], Ts):
-        for _, r in df[(df['T'] == t) & (df.seed == seed)].iterrows(): ax.semilogy(np.arange(1, len(r.curve) + 1), r.curve, label=r.cell)
-        ax.axhline(1/6, color='k', ls=':', lw=0.8)
-        ax.set(title=f'T = {t}', xlabel='epoch', ylabel='validation MSE')
-    axes[0, 0].legend(fontsize=7)
-    fig.tight_layout()
-    return fig

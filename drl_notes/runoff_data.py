@@ -49,7 +49,7 @@ def _hint(line:int, first:int)->str:
     return (f"; if line {line} is a units or comment row under the header, skip it with skip_rows=1 (CLI: --skip-rows 1) "
             f"or comment='#' (CLI: --comment '#')")
 
-# %% ../nbs/00a_runoff_data.ipynb #2d6585bd
+# %% ../nbs/00a_runoff_data.ipynb #0709122e
 def _file_text(path:Path, # the CSV file
                encoding:str # its text encoding
               )->str:
@@ -65,18 +65,27 @@ def _file_text(path:Path, # the CSV file
     if not text.strip(): _fail(path, "the file is empty; expected a header line and one line per day")
     return text
 
-def _check_fields(path:Path, # the CSV file, for messages
-                  text:str, # its text
-                  comment:str|None # lines whose first field starts with this are skipped
-                 ):
-    "Raise unless every data line has as many fields as the header (pandas would pad short lines with blanks)."
-    rows = csv.reader(io.StringIO(text))
-    header = next(rows)
-    for r in rows:
-        if not r or (comment and r[0].strip().startswith(comment)) or len(r) == len(header): continue
-        _fail(path, f"line {rows.line_num} has {len(r)} field(s), the header has {len(header)} ({','.join(header)})")
+def _rows(path:Path, # the CSV file, for messages
+          text:str, # its text
+          comment:str|None, # lines whose first field starts with this are skipped
+          skip_rows:int # lines right after the header to skip (a units row)
+         )->pd.DataFrame:
+    "The data lines as strings, indexed by their line numbers: blank and comment lines dropped, every field count checked."
+    reader = csv.reader(io.StringIO(text))
+    header = [h.strip() for h in next(reader)]
+    dup = sorted({h for h in header if header.count(h) > 1})
+    if dup: _fail(path, f"the header names column(s) {dup} more than once")
+    rows, lines = [], []
+    for r in reader:
+        if reader.line_num <= skip_rows + 1 or not any(f != '' for f in r): continue
+        if comment and r[0].strip().startswith(comment): continue
+        if len(r) != len(header):
+            _fail(path, f"line {reader.line_num} has {len(r)} field(s), the header has {len(header)} ({','.join(header)})")
+        rows.append(r)
+        lines.append(reader.line_num)
+    return pd.DataFrame(rows, columns=header, index=lines, dtype=str)
 
-# %% ../nbs/00a_runoff_data.ipynb #c2b8d2c3
+# %% ../nbs/00a_runoff_data.ipynb #0311f481
 def read_daily_csv(path:str|Path, # CSV file with a header line
                    date_col:str='date', # name of the date column
                    cols:tuple=('flow',), # numeric columns to read
@@ -89,16 +98,10 @@ def read_daily_csv(path:str|Path, # CSV file with a header line
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"{path}: no such file")
     if skip_rows < 0: raise ValueError(f"skip_rows (--skip-rows) must be ≥ 0, got {skip_rows}")
-    body = _file_text(path, encoding)
-    _check_fields(path, body, comment)
-    df = pd.read_csv(io.StringIO(body), dtype=str, keep_default_na=False, skip_blank_lines=False, skiprows=range(1, skip_rows + 1))
+    df = _rows(path, _file_text(path, encoding), comment, skip_rows)     # one parse: strings, indexed by line number
     for col in (date_col, *cols):
         if col not in df.columns: _fail(path, f"no column {col!r}; the columns are {list(df.columns)}")
     first = skip_rows + 2                                          # line number of the first data line
-    df = df.fillna('')
-    df.index = np.arange(first, len(df) + first)                   # line numbers of the file
-    if comment: df = df[~df.iloc[:, 0].str.strip().str.startswith(comment)]
-    df = df[(df != '').any(axis=1)]                                # blank lines carry no data
     if df.empty: _fail(path, f"no data lines under the header{f' (after skipping {skip_rows})' if skip_rows else ''}")
     text = df[date_col].str.strip()
     zoned = text.str.contains(r'\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})$')

@@ -7,7 +7,7 @@ Docs: https://drl-notes.github.io/drl_notes/runoff_report.html.md"""
 # %% auto #0
 __all__ = ['REPORT_FILES', 'PAST_FLOW_MODELS', 'runoff_report']
 
-# %% ../nbs/00b_runoff_report.ipynb #34182c54
+# %% ../nbs/00b_runoff_report.ipynb #8cd6e689
 import json
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -17,14 +17,19 @@ import pandas as pd
 
 import drl_notes
 from .core import report_folder, save_figure
-from .runoff_data import (Periods, PERIODS, SERIES, auto_periods, load_forcings, load_series, read_flow_csv,
+from .runoff_data import (Periods, PERIODS, auto_periods, load_forcings, load_series, read_flow_csv,
                                    read_forcings_csv)
 from .runoff import (BPNN_DEFAULTS, MODEL_NAMES, MODELS, RunoffData, TrainConfig, plot_curves, plot_hydrographs,
                               run_models, summary_table)
 
-# %% ../nbs/00b_runoff_report.ipynb #7d53371f
+# %% ../nbs/00b_runoff_report.ipynb #d6debb93
 REPORT_FILES = ('metrics.csv', 'metrics.md', 'predictions.csv', 'config.json', 'hydrograph.png', 'curves.png')
 PAST_FLOW_MODELS = ('bpnn', 'bpnn_d1', 'persistence')
+
+def _filled_text(filled:dict # {column: days filled}
+                )->str:
+    "'2 day(s) of Qo, 1 day(s) of P' for the columns with filled days."
+    return ', '.join(f'{n} day(s) of {c}' for c, n in filled.items() if n)
 
 def _jsonable(v):
     "Settings and run choices as plain JSON values."
@@ -34,7 +39,7 @@ def _jsonable(v):
     if isinstance(v, np.generic): return v.item()
     return v
 
-# %% ../nbs/00b_runoff_report.ipynb #f8742ab2
+# %% ../nbs/00b_runoff_report.ipynb #bc35d183
 def runoff_report(series:str|None=None, # a named series (default 'leaf', shipped with the package)
                   csv:str|Path|None=None, # or your own CSV file
                   date_col:str='date', # the CSV's date column
@@ -72,8 +77,7 @@ def runoff_report(series:str|None=None, # a named series (default 'leaf', shippe
             forc = load_forcings(s.name, tuple(inputs), s.index) if inputs else None
         filled = {flow_col if csv is not None else 'flow': s.attrs.get('filled_days', 0),
                   **({} if forc is None else forc.attrs.get('filled_days', {}))}
-        if log and any(filled.values()):
-            log('filled by interpolation (--gaps interpolate): ' + ', '.join(f'{n} day(s) of {c}' for c, n in filled.items() if n))
+        if log and any(filled.values()): log(f'filled by interpolation (--gaps interpolate): {_filled_text(filled)}')
         periods = periods or PERIODS.get(s.name) or auto_periods(s)
         data = RunoffData(s, periods, forc, not simulate, seq_len, n_pred, stride)
         cfg = cfg or TrainConfig()
@@ -92,13 +96,13 @@ def runoff_report(series:str|None=None, # a named series (default 'leaf', shippe
             drl_notes=drl_notes.__version__))
     return {f: Path(out)/f for f in REPORT_FILES if (Path(out)/f).exists()}
 
-# %% ../nbs/00b_runoff_report.ipynb #cd2591b7
+# %% ../nbs/00b_runoff_report.ipynb #5bc39e56
 def _write(folder:Path, res, s:pd.Series, data:RunoffData, config:dict):
     "Write the report files of one run into `folder`."
     p = data.periods
     res.scores.to_csv(folder/'metrics.csv', index=False)
     table = summary_table(res.scores.assign(model=res.scores.model.map(MODEL_NAMES))).reset_index()
-    filled = ', '.join(f'{n} day(s) of {c}' for c, n in config['source']['filled_days'].items() if n)
+    filled = _filled_text(config['source']['filled_days'])
     head = (f"# {s.attrs.get('title', s.name)}\n\ntrain {p.train[0]}…{p.train[1]}, valid {p.valid[0]}…{p.valid[1]}, "
             f"test {p.test[0]}…{p.test[1]}; inputs {', '.join(data.inputs)}; seeds {config['seeds']}"
             f"{f'; filled by interpolation: {filled}' if filled else ''}"
