@@ -255,7 +255,35 @@ def _run_rnn(a):
                        progress_printer(a.quiet))
     for k, v in paths.items(): print(f'{k}: {v}')
 
-# %% ../nbs/92_cli.ipynb #eb06e75b
+# %% ../nbs/92_cli.ipynb #def4db2b
+def _rbm_parser(sub):
+    p = sub.add_parser('rbm', help='train an RBM by CD-k or PCD-k (chapter 05); write its exact/AIS log-likelihood, filters, samples',
+                       description='Train a binary RBM on binarised MNIST (chapter 01\'s t10k split) or the 8×8 digits through a '
+                                   'fastai Learner, early-stopped on the validation log-likelihood (exact up to 2^20 states per '
+                                   'epoch, AIS beyond), and write results.csv, table.md (test log-likelihood, exact and by AIS, '
+                                   'beside independent pixels), filters.png and samples.png. Progress goes to stderr (--quiet silences it).')
+    p.add_argument('--data', choices=('mnist', 'digits'), default='mnist', help='data set (default mnist)')
+    p.add_argument('--method', choices=('cd', 'pcd'), default='cd', help='contrastive divergence or persistent CD (default cd)')
+    p.add_argument('--k', type=_count(1), default=1, help='Gibbs steps per update (default 1)')
+    p.add_argument('--hidden', type=_count(1), default=20, help='hidden units (default 20; the exact likelihood needs ≤ 24)')
+    p.add_argument('--seeds', type=_count(0), nargs='+', default=[0], help='one run per seed, each seed once (default: 0)')
+    _fit_args(p, 1e-2, 100, 300, 5)
+    p.add_argument('--quiet', action='store_true', help='print no progress to stderr')
+    _output_args(p, 'rbm_out', '1,000 images per split, 3 epochs: a smoke test, not a result')
+    p.set_defaults(func=_run_rbm)
+    return p
+
+def _run_rbm(a):
+    from drl_notes.core import progress_printer
+    from drl_notes.energy import RBMTrain
+    from drl_notes.rbm_report import rbm_report
+    _once(a, 'seeds')
+    cfg = RBMTrain(lr=a.lr, bs=a.bs, max_epochs=a.epochs, patience=a.patience, min_delta=0.05)
+    paths = rbm_report(a.data, a.method.upper(), a.k, a.hidden, tuple(a.seeds), cfg, a.out, a.quick, a.overwrite,
+                       progress_printer(a.quiet))
+    for k, v in paths.items(): print(f'{k}: {v}')
+
+# %% ../nbs/92_cli.ipynb #589b45ef
 def build_parser()->argparse.ArgumentParser:
     "The `drl-notes` argument parser with every chapter's subcommand."
     p = argparse.ArgumentParser(prog='drl-notes', description='drl_notes: run the chapters of the course from the command line.')
@@ -265,6 +293,7 @@ def build_parser()->argparse.ArgumentParser:
     _mi_parser(sub)
     _eeg_parser(sub)
     _rnn_parser(sub)
+    _rbm_parser(sub)
     return p
 
 class Terminated(KeyboardInterrupt):

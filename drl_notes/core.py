@@ -8,7 +8,7 @@ Docs: https://drl-notes.github.io/drl_notes/core.html.md"""
 __all__ = ['DATA_ENV', 'CACHE_ENV', 'DataNotFoundError', 'data_dir', 'data_file', 'package_data', 'default_device',
            'seed_everything', 'atomic_path', 'is_quick', 'cache_dir', 'SaveBestWeights', 'EpochLog', 'TrainingDiverged',
            'StopOnDivergence', 'fit_best', 'mean_sd', 'progress_printer', 'ClaimError', 'claim', 'Diff', 'paired_diff',
-           'fmt_diff', 'report_folder', 'save_figure']
+           'fmt_diff', 'report_folder', 'save_figure', 'cached_row']
 
 # %% ../nbs/90_core.ipynb #b718be47
 import os, sys, warnings
@@ -306,3 +306,29 @@ def save_figure(fig, # a matplotlib figure
     import matplotlib.pyplot as plt
     with atomic_path(path) as p: fig.savefig(p, dpi=dpi, format='png')
     plt.close(fig)
+
+# %% ../nbs/90_core.ipynb #8a1abec1
+import hashlib, importlib, inspect, json
+
+def _source(f, # a function or class the run depends on
+            module:str # where an exported copy lives (a class defined in a notebook has no readable source)
+           )->str:
+    "The source of `f`, ending in one newline as in a module; one defined in a notebook is read from the exported `module`."
+    try: src = inspect.getsource(f)
+    except (OSError, TypeError): src = inspect.getsource(getattr(importlib.import_module(module), f.__name__))
+    return src.rstrip('\n') + '\n'     # a notebook cell's last line has no newline: the same code, the same key
+
+def cached_row(name:str, # experiment name
+               config:dict, # every setting of the run (JSON values)
+               run, # run() -> dict (or list) of results, JSON-serialisable
+               code:tuple=(), # the functions and classes the run depends on: a change to their source reruns it
+               chapter:str='rnn' # cache sub-folder, and the module `drl_notes.<chapter>` the code was exported to
+              ):
+    "The result of `run()`, computed once per `config` and version of the code it uses, then read from the cache."
+    src = ''.join(_source(f, f'drl_notes.{chapter}') for f in code)
+    key = hashlib.sha1((json.dumps(config, sort_keys=True) + src).encode()).hexdigest()[:16]
+    path = cache_dir(chapter)/f'{name}-{key}.json'
+    if path.exists(): return json.loads(path.read_text())['result']
+    result = json.loads(json.dumps(run(), default=lambda v: v.item()))     # numpy scalars as plain numbers
+    with atomic_path(path) as tmp: tmp.write_text(json.dumps(dict(config=config, result=result)))
+    return result

@@ -218,10 +218,19 @@ CASES = {
     'rnn --T twice': (lambda f: ['rnn', '--T', '20', '20'], ['--T: 20 given more than once']),
     'rnn batch larger than the training set': (lambda f: ['rnn', '--T', '10', '--cells', 'gru', '--n-train', '10'],
                                                ['n_train (--n-train) 10 is less than one batch of 64 (--bs)']),
+    # ---- rbm
+    **{f'rbm --{k} {v}': (lambda f, k=k, v=v: ['rbm', f'--{k}', v], [f'argument --{k}:', m]) for k, v, m in
+       [('k', '0', '≥ 1, got 0'), ('hidden', '0', '≥ 1'), ('hidden', '2.5', 'whole number'), ('seeds', '-1', '≥ 0'),
+        ('lr', 'inf', 'finite'), ('bs', '0', '≥ 1'), ('epochs', '0', '≥ 1'), ('patience', '0', '≥ 1')]},
+    'rbm unknown method': (lambda f: ['rbm', '--method', 'cd-1'], ["argument --method: invalid choice: 'cd-1'"]),
+    'rbm unknown data': (lambda f: ['rbm', '--data', 'cifar'], ["argument --data: invalid choice: 'cifar'"]),
+    'rbm --seeds twice': (lambda f: ['rbm', '--seeds', '2', '2'], ['--seeds: 2 given more than once']),
+    'rbm batch larger than the training set': (lambda f: ['rbm', '--data', 'digits', '--bs', '5000'],
+                                               ['the training split holds 1078 images, less than one batch of 5000 (--bs)']),
 }
 # ---- every subcommand: --out checked before any work
-MINIMAL = {'runoff': ['runoff'], 'vae': ['vae', '--data', 'shapes'], 'mi': ['mi', 'vae.pt'], 'eeg': ['eeg'], 'rnn': ['rnn']}
-OLD_FILE = {'runoff': 'metrics.csv', 'vae': 'vae.pt', 'mi': 'indicators.csv', 'eeg': 'scores.csv', 'rnn': 'results.csv'}
+MINIMAL = {'runoff': ['runoff'], 'vae': ['vae', '--data', 'shapes'], 'mi': ['mi', 'vae.pt'], 'eeg': ['eeg'], 'rnn': ['rnn'], 'rbm': ['rbm']}
+OLD_FILE = {'runoff': 'metrics.csv', 'vae': 'vae.pt', 'mi': 'indicators.csv', 'eeg': 'scores.csv', 'rnn': 'results.csv', 'rbm': 'results.csv'}
 for cmd, args in MINIMAL.items():
     CASES[f'{cmd} --out is a file'] = (lambda f, a=args: [*a, '--out', f.text('taken', 'x')], ['is a file, not a folder'])
     CASES[f'{cmd} --out under a file'] = (lambda f, a=args: [*a, '--out', f.text('taken', 'x')/'sub'], [lambda f: f"{f.path('taken')} is a file, not a folder"])
@@ -363,6 +372,7 @@ FAILS_AFTER_THE_OUT_CHECK = {   # a run that gets past the --out check and then 
     'mi': (['mi', 'no_such/vae.pt'], 'MI_REPORT_FILES', 'drl_notes.mi'),
     'eeg': (['eeg', '--data', 'deap'], 'EEG_REPORT_FILES', 'drl_notes.eeg'),
     'rnn': (['rnn', '--T', '10', '--cells', 'gru', '--n-train', '10'], 'RNN_REPORT_FILES', 'drl_notes.rnn_report'),
+    'rbm': (['rbm', '--data', 'digits', '--bs', '5000'], 'RBM_REPORT_FILES', 'drl_notes.rbm_report'),
 }
 
 

@@ -88,3 +88,22 @@ def test_rnn_gradient_benchmark_runs_and_prints_the_exponents():
 def test_rnn_gradient_benchmark_rejects_bad_arguments():
     r = subprocess.run([sys.executable, str(RNN_SCRIPT), '--ns', '8'], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and '--ns and --Ts need at least two values each' in r.stderr
+
+
+ENERGY_SCRIPT = REPO/'benchmarks'/'energy_models.py'
+
+
+def test_energy_benchmark_runs_and_prints_both_ratios():
+    r = subprocess.run([sys.executable, str(ENERGY_SCRIPT), '--hidden', '8', '--loop-states', '256', '--rbm-hidden', '8',
+                        '--epochs', '1', '--n', '1000'], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r'^speed-up \(loop / batched\): \d+x$', r.stdout, re.M), r.stdout
+    m = re.search(r'^ratio \(ours / scikit-learn\): (\S+) -> (meets|MISSES) the target \(>= 1: not slower\)$', r.stdout, re.M)
+    assert m and float(m.group(1)) > 0, r.stdout
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary['states'] == 256 and summary['rbm_hidden'] == 8 and summary['images'] == 1000
+
+
+def test_energy_benchmark_rejects_bad_arguments():
+    r = subprocess.run([sys.executable, str(ENERGY_SCRIPT), '--hidden', '30'], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and '--hidden must be at most 20' in r.stderr
