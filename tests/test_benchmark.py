@@ -102,6 +102,7 @@ def test_energy_benchmark_runs_and_prints_both_ratios():
     assert m and float(m.group(1)) > 0, r.stdout
     summary = json.loads(r.stdout.strip().splitlines()[-1])
     assert summary['states'] == 256 and summary['rbm_hidden'] == 8 and summary['images'] == 1000
+    assert re.search(r'^plain PyTorch, CD-1  : \S+ images/s', r.stdout, re.M) and summary['plain_images_per_s'] > 0
 
 
 def test_energy_benchmark_rejects_bad_arguments():
