@@ -283,7 +283,7 @@ def _run_rbm(a):
                        progress_printer(a.quiet))
     for k, v in paths.items(): print(f'{k}: {v}')
 
-# %% ../nbs/92_cli.ipynb #589b45ef
+# %% ../nbs/92_cli.ipynb #cb45e103
 def build_parser()->argparse.ArgumentParser:
     "The `drl-notes` argument parser with every chapter's subcommand."
     p = argparse.ArgumentParser(prog='drl-notes', description='drl_notes: run the chapters of the course from the command line.')
@@ -299,15 +299,22 @@ def build_parser()->argparse.ArgumentParser:
 class Terminated(KeyboardInterrupt):
     "SIGTERM, raised where the program is so that every `finally` (temporary folders) runs, as for Ctrl-C."
 
-def _terminate(signum, frame): raise Terminated()
+def _terminate(signum, frame):
+    "Note the signal (training checks it before each batch, in case this exception is swallowed) and raise."
+    from drl_notes.core import STOP_SIGNALS
+    STOP_SIGNALS.append(signum)
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
 @contextmanager
 def _sigterm_raises():
-    "While the block runs in the main thread, SIGTERM raises `Terminated`."
+    "While the block runs in the main thread, SIGTERM raises `Terminated` and SIGINT `KeyboardInterrupt`, both noted."
     if threading.current_thread() is not threading.main_thread(): yield; return
-    old = signal.signal(signal.SIGTERM, _terminate)
+    from drl_notes.core import STOP_SIGNALS
+    old = {s: signal.signal(s, _terminate) for s in (signal.SIGTERM, signal.SIGINT)}
     try: yield
-    finally: signal.signal(signal.SIGTERM, old)
+    finally:
+        for s, h in old.items(): signal.signal(s, h)
+        STOP_SIGNALS.clear()
 
 def _ours(e:BaseException)->bool:
     "Whether `e` was raised by drl_notes code (its innermost frame is in the package or this module): input, not a bug."
@@ -328,8 +335,9 @@ def main(argv:list|None=None # arguments, default sys.argv[1:]
         print(f'drl-notes {a.command}: error: {e}', file=sys.stderr)
         raise SystemExit(2)
     except KeyboardInterrupt as e:
-        print(f"drl-notes {a.command}: {'terminated (SIGTERM)' if isinstance(e, Terminated) else 'interrupted'}", file=sys.stderr)
-        raise SystemExit(143 if isinstance(e, Terminated) else 130)
+        term = isinstance(e, Terminated) or 'signal 15' in str(e)        # re-raised by core.StopOnSignal after SIGTERM
+        print(f"drl-notes {a.command}: {'terminated (SIGTERM)' if term else 'interrupted'}", file=sys.stderr)
+        raise SystemExit(143 if term else 130)
 
 # %% ../nbs/92_cli.ipynb #b62d2557
 if __name__ == '__main__' and '__file__' in globals(): main()   # `python -m drl_notes.cli`; never inside a notebook

@@ -311,21 +311,23 @@ def rbm_gradient(rbm:RBM, # a small RBM (D ≤ 12 visible, H ≤ 12 hidden)
             q = p_hat @ torch.linalg.matrix_power(T, k)
         return p_hat @ stats - q @ stats
 
-# %% ../nbs/05_energy_models.ipynb #289df2f4
+# %% ../nbs/05_energy_models.ipynb #8c4b1238
 def cd_cosines(rbm:RBM, # a small RBM, modified in place: it follows the exact gradient
                v:torch.Tensor, # data (N, D) of 0/1
                ks:tuple=(1, 2, 5, 10, 20, 50, 100), # CD lengths
                checkpoints:tuple=(0, 100, 300, 1000, 3000), # Adam steps at which the cosines are measured
                lr:float=0.05 # Adam learning rate
               )->pd.DataFrame:
-    "Cosine between the expected CD-k update and the exact gradient, at checkpoints of exact-gradient training."
+    "Cosines of the expected CD-k updates with the exact gradient, ‖gradient‖ and CD-1's relative bias, at checkpoints."
     opt, rows = torch.optim.Adam(rbm.parameters(), lr=lr), []
     for step in range(max(checkpoints) + 1):
         g = rbm_gradient(rbm, v)
         if step in checkpoints:
-            cos = {f'k = {k}': float(F.cosine_similarity(rbm_gradient(rbm, v, k), g, 0)) for k in ks}
+            cd = {k: rbm_gradient(rbm, v, k) for k in ks}
+            cos = {f'k = {k}': float(F.cosine_similarity(cd[k], g, 0)) for k in ks}
             with torch.no_grad(): score = float(-rbm.free_energy(v).mean() - rbm.log_z())
-            rows.append(dict(step=step, **cos, mean_log_p=score, W_max=float(rbm.W.detach().abs().max())))
+            rows.append(dict(step=step, **cos, mean_log_p=score, W_max=float(rbm.W.detach().abs().max()),
+                             grad_norm=float(g.norm()), bias_k1=float((cd[ks[0]] - g).norm()/g.norm())))
         opt.zero_grad()
         for p, gp in zip((rbm.W, rbm.b, rbm.c), torch.split(g, [rbm.W.numel(), len(rbm.b), len(rbm.c)])):
             p.grad = -gp.view(p.shape).to(p.dtype)                                       # ascend the log-likelihood
