@@ -8,7 +8,8 @@ Docs: https://drl-notes.github.io/drl_notes/core.html.md"""
 __all__ = ['DATA_ENV', 'CACHE_ENV', 'STOP_SIGNALS', 'DataNotFoundError', 'data_dir', 'data_file', 'package_data',
            'default_device', 'seed_everything', 'atomic_path', 'is_quick', 'cache_dir', 'SaveBestWeights', 'EpochLog',
            'TrainingDiverged', 'StopOnSignal', 'StopOnDivergence', 'fit_best', 'mean_sd', 'progress_printer',
-           'ClaimError', 'claim', 'Diff', 'paired_diff', 'fmt_diff', 'report_folder', 'save_figure', 'cached_row']
+           'ClaimError', 'claim', 'Diff', 'paired_diff', 'fmt_diff', 'report_folder', 'save_figure', 'tensor_dls',
+           'cached_row']
 
 # %% ../nbs/90_core.ipynb #b718be47
 import os, sys, warnings
@@ -314,6 +315,15 @@ def save_figure(fig, # a matplotlib figure
     import matplotlib.pyplot as plt
     with atomic_path(path) as p: fig.savefig(p, dpi=dpi, format='png')
     plt.close(fig)
+
+# %% ../nbs/90_core.ipynb #a7ded8c4
+def tensor_dls(train:tuple, # (x, y) training tensors, one row per example
+               valid:tuple, # (x, y) validation tensors
+               bs:int # batch size
+              ):
+    "fastai DataLoaders over in-memory (x, y) tensors, on the CPU."
+    from fastai.data.core import DataLoaders
+    return DataLoaders.from_dsets(list(zip(*train)), list(zip(*valid)), bs=bs, num_workers=0, device='cpu')
 
 # %% ../nbs/90_core.ipynb #8a1abec1
 import hashlib, importlib, inspect, json

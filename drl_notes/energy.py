@@ -13,7 +13,7 @@ __all__ = ['COURSE_TEXTS', 'ENUM_LIMIT', 'EXACT_EPOCH_LIMIT', 'cached_row', 'MET
            'hopfield_digits', 'independent_pixels', 'run_rbm', 'rbm_from', 'run_sklearn_rbm', 'run_dbn', 'run_dbm',
            'dbn_pretrain', 'dbn_classifier', 'run_finetune', 'logistic_baseline']
 
-# %% ../nbs/05_energy_models.ipynb #f74fe741
+# %% ../nbs/05_energy_models.ipynb #07801829
 import math, time
 from dataclasses import dataclass
 from functools import partial
@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .core import cached_row, fit_best, seed_everything
+from .core import cached_row, fit_best, seed_everything, tensor_dls
 
 # %% ../nbs/05_energy_models.ipynb #1c938410
 COURSE_TEXTS = {   # the texts' own words, quoted beside what this chapter measures
@@ -366,10 +366,8 @@ class ExactNLL(Callback):
         m.log_z_value = ais_log_z(m, **self.ais)[0] if self.ais is not None else m.log_z(torch.float32)
         if isinstance(m, RBM): self.recon.append(recon_error(m, self.valid))
 
-# %% ../nbs/05_energy_models.ipynb #8800a8c3
-def _dls(train:torch.Tensor, valid:torch.Tensor, bs:int):
-    from fastai.data.core import DataLoaders
-    return DataLoaders.from_dsets(list(zip(train, train)), list(zip(valid, valid)), bs=bs, num_workers=0, device='cpu')
+# %% ../nbs/05_energy_models.ipynb #73da1d09
+def _dls(train:torch.Tensor, valid:torch.Tensor, bs:int): return tensor_dls((train, train), (valid, valid), bs)  # self-targets
 
 def _loss(pred, *target): return pred.mean()      # the model's forward already is the loss (training) or −log p (validation)
 
@@ -827,7 +825,7 @@ def dbn_classifier(sizes:tuple, # (784, 256, 256, 10): input, hidden layers, cla
         mods += [lin, nn.Sigmoid()] if i < len(sizes) - 2 else [lin]
     return nn.Sequential(*mods)
 
-# %% ../nbs/05_energy_models.ipynb #5bfe2eda
+# %% ../nbs/05_energy_models.ipynb #3b7c9b8c
 def run_finetune(init:str, # 'DBN' (pretrained) or 'random'
                  seed:int, # seed of the pretraining and of the initialisation
                  n_labels:int=1000, # labelled training images
@@ -843,15 +841,13 @@ def run_finetune(init:str, # 'DBN' (pretrained) or 'random'
     config = dict(model='finetune', init=init, seed=seed, n_labels=n_labels, sizes=sizes, cfg=cfg.__dict__,
                   pre_cfg=pre_cfg.__dict__, n=n)
     def run():
-        from fastai.data.core import DataLoaders
         from fastai.metrics import accuracy
         seed_everything(seed)
         d = binary_images('mnist', n)
         (x, y), (xv, yv), (xt, yt) = d['train'], d['valid'], d['test']
         x, y = x[:n_labels], y[:n_labels]
         net, t0 = dbn_classifier((784, *sizes, 10), layers, seed), time.time()
-        dls = DataLoaders.from_dsets(list(zip(x, y)), list(zip(xv, yv)), bs=cfg.bs, num_workers=0, device='cpu')
-        learn = fit_best(net, dls, nn.CrossEntropyLoss(), cfg.lr, cfg.max_epochs, cfg.patience, metrics=[accuracy],
+        learn = fit_best(net, tensor_dls((x, y), (xv, yv), cfg.bs), nn.CrossEntropyLoss(), cfg.lr, cfg.max_epochs, cfg.patience, metrics=[accuracy],
                          min_delta=cfg.min_delta, log=log)
         with torch.no_grad(): acc = float((net.eval()(xt).argmax(1) == yt).float().mean())
         return dict(test_accuracy=acc, best_epoch=learn.best_epoch + 1, epochs=len(learn.recorder.values),

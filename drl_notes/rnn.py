@@ -13,7 +13,7 @@ __all__ = ['BPTT_004', 'COURSE_004', 'cached_row', 'CELLS', 'MNIST_MODELS', 'RNN
            'adding_table', 'plot_adding_curves', 'delayed_recall', 'ChunkedLSTM', 'recall_loss', 'run_recall',
            'mnist_rows', 'run_mnist', 'RunoffRNN', 'run_runoff_rnn']
 
-# %% ../nbs/04_rnn_gradients.ipynb #e1a71907
+# %% ../nbs/04_rnn_gradients.ipynb #33000fcf
 import math, time
 from dataclasses import dataclass
 from functools import partial
@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .core import TrainingDiverged, cached_row, fit_best, seed_everything
+from .core import TrainingDiverged, cached_row, fit_best, seed_everything, tensor_dls
 from .runoff import lstm_step, thesis_gate_weights
 
 # %% ../nbs/04_rnn_gradients.ipynb #477d4b6b
@@ -532,10 +532,8 @@ class RNNTrain:
     min_delta: float = 1e-4 # a better validation loss must be lower by more than this
     clip: float = 1. # gradient-norm clipping of the rnn_clip cell
 
-# %% ../nbs/04_rnn_gradients.ipynb #137ac12e
-def _dls(xs, ys, bs, valid_xy):
-    from fastai.data.core import DataLoaders
-    return DataLoaders.from_dsets(list(zip(xs, ys)), list(zip(*valid_xy)), bs=bs, num_workers=0, device='cpu')
+# %% ../nbs/04_rnn_gradients.ipynb #a4f779c6
+def _dls(xs, ys, bs, valid_xy): return tensor_dls((xs, ys), valid_xy, bs)
 
 # %% ../nbs/04_rnn_gradients.ipynb #ed3ffdae
 def train_seq(model:nn.Module, # the network
