@@ -46,17 +46,6 @@ def _once(a, # parsed arguments
         dup = sorted({v for v in vals if vals.count(v) > 1}, key=str)
         if dup: raise ValueError(f"--{k.replace('_', '-')}: {' '.join(map(str, dup))} given more than once; give each value once")
 
-def _report(out:str, # --out
-            names:tuple, # the files of a complete report
-            overwrite:bool, # --overwrite
-            run # called with the temporary folder; writes the report there
-           ):
-    "Run `run(tmp)` inside `report_folder` and print where each file now is."
-    from drl_notes.core import report_folder
-    with report_folder(out, names, overwrite) as tmp: run(tmp)
-    for n in names:
-        if (Path(out)/n).exists(): print(f'{n}: {Path(out)/n}')
-
 # %% ../nbs/92_cli.ipynb #8ac2627c
 def _fit_args(p, # a parser or argument group
               lr:float, # default learning rate
@@ -159,10 +148,10 @@ def _vae_parser(sub):
     return p
 
 def _run_vae(a):
-    from drl_notes.vae import VAE_REPORT_FILES, VAEConfig, vae_report
+    from drl_notes.vae import VAEConfig, vae_report
     cfg = VAEConfig(n_latent=a.latent, likelihood=a.likelihood, beta=a.beta, lr=a.lr, max_epochs=a.epochs, patience=a.patience, bs=a.bs)
-    _report(a.out, VAE_REPORT_FILES, a.overwrite,
-            lambda tmp: vae_report(a.data, cfg, out=tmp, seed=a.seed, quick=a.quick, source=a.source, overwrite=True))
+    paths = vae_report(a.data, cfg, out=a.out, seed=a.seed, quick=a.quick, source=a.source, overwrite=a.overwrite)
+    for k, v in paths.items(): print(f'{k}: {v}')
 
 # %% ../nbs/92_cli.ipynb #ff50f92c
 def _mi_parser(sub):
@@ -184,9 +173,10 @@ def _mi_parser(sub):
     return p
 
 def _run_mi(a):
-    from drl_notes.mi import MI_REPORT_FILES, mi_report
-    _report(a.out, MI_REPORT_FILES, a.overwrite, lambda tmp: mi_report(a.checkpoint, a.data, tmp, a.source, a.split_seed, a.split,
-                                                                       a.threshold, a.mc_samples, a.points, a.quick, True))
+    from drl_notes.mi import mi_report
+    paths = mi_report(a.checkpoint, a.data, a.out, a.source, a.split_seed, a.split, a.threshold, a.mc_samples, a.points, a.quick,
+                      a.overwrite)
+    for k, v in paths.items(): print(f'{k}: {v}')
 
 # %% ../nbs/92_cli.ipynb #466bc714
 def _eeg_parser(sub):
@@ -217,13 +207,13 @@ def _eeg_parser(sub):
     return p
 
 def _run_eeg(a):
-    from drl_notes.eeg import EEG_REPORT_FILES, EEGConfig, eeg_report
+    from drl_notes.eeg import EEGConfig, eeg_report
     _once(a, 'seeds', 'models', 'subjects')
     if a.data != 'deap' and (a.deap_dir or a.subjects): raise ValueError(f'--deap-dir and --subjects are for --data deap, not --data {a.data}')
     cfg = EEGConfig(beta=a.beta, clf_weight=a.clf_weight, lr=a.lr, max_epochs=a.epochs, patience=a.patience, bs=a.bs)
-    _report(a.out, EEG_REPORT_FILES + ('curves.png', 'topk.csv'), a.overwrite,
-            lambda tmp: eeg_report(a.data, a.deap_dir, a.subjects, a.target, a.deap_trials or None, tuple(a.models), a.folds,
-                                   tuple(a.seeds), a.by, cfg, tmp, a.quick, True))
+    paths = eeg_report(a.data, a.deap_dir, a.subjects, a.target, a.deap_trials or None, tuple(a.models), a.folds, tuple(a.seeds),
+                       a.by, cfg, a.out, a.quick, a.overwrite)
+    for k, v in paths.items(): print(f'{k}: {v}')
 
 # %% ../nbs/92_cli.ipynb #e4e98823
 def _rnn_parser(sub):

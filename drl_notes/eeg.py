@@ -1275,38 +1275,34 @@ def eeg_report(data:str='eegmmidb', # see `eeg_data`
                log=print # progress lines (None: silent)
               )->dict:
     "Cross-validate the chapter's models on an EEG data set with honest splits; write the scores, Table 4-1 and (for the β-VAE) Table 3-3 layouts, confusion matrices and learning curves."
-    import matplotlib.pyplot as plt
     from dataclasses import asdict, replace
     out = Path(out); kinds = tuple(kinds)
     bad = [k for k in kinds if k not in FOLD_KINDS]
     if bad or not kinds: raise ValueError(f"models {bad or '(none)'}: expected some of {FOLD_KINDS}.")
     files = EEG_REPORT_FILES + (('curves.png',) if set(kinds) & set(MODEL_KINDS) else ()) + (('topk.csv',) if 'vae' in kinds else ())
-    old = [out/f for f in files if (out/f).exists()]
-    if old and not overwrite: raise FileExistsError(f"{out} already holds {', '.join(p.name for p in old)}; pass overwrite (--overwrite) or another folder.")
-    trials, cfg = eeg_data(data, deap_dir, subjects, target, deap_trials), cfg or EEGConfig()
-    if quick:
-        piece = min(4., trials.x.shape[2]/trials.sfreq)
-        cut = cut_trials(trials, piece); trials = cut.subset(cut.meta.piece.to_numpy() == 0)
-        cfg, n_folds, seeds = replace(cfg, max_epochs=2, patience=2), 2, tuple(seeds)[:1]
-    n_sub = len(np.unique(trials.group))
-    by = by or ('subject' if n_sub > 1 else 'trial')
-    valid_by = 'trial' if by == 'subject' and n_sub - -(-n_sub//n_folds) < 2 else None
-    scores, results = cross_validate(trials, kinds, n_folds, seeds, by, cfg, valid_by, log=log)
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out/'scores.csv') as p: scores.to_csv(p, index=False)
-    t41 = table_4_1(scores); t41.columns = [f'{a}: {b}' for a, b in t41.columns]
-    with atomic_path(out/'table_4_1.md') as p: p.write_text(t41.to_markdown() + '\n')
-    topk = None
-    if 'vae' in kinds:
-        topk = pd.concat([eeg_topk(trials, r, cfg).assign(seed=r['seed'], fold=r['fold']) for r in results if r['kind'] == 'vae'])
-        with atomic_path(out/'topk.csv') as p: topk.to_csv(p, index=False)
-    summary = dict(data=trials.name, trials=len(trials), subjects=n_sub, classes=list(trials.class_names), split=f'{by}-wise', valid_by=valid_by or by,
-                   folds=n_folds, seeds=list(seeds), config={k: v for k, v in asdict(cfg).items()}, quick=quick,
-                   mean={m: g[list(SCORES)].mean().round(4).to_dict() for m, g in scores.groupby('model', sort=False)})
-    with atomic_path(out/'summary.json') as p: p.write_text(json.dumps(summary, indent=1, default=str))
-    figs = {'confusion.png': plot_confusions(results, trials.class_names, f'{trials.name}, {by}-wise: confusion over all folds')}
-    if 'curves.png' in files: figs['curves.png'] = plot_curves(results, seeds[0], 0, f'{trials.name}: learning curves, seed {seeds[0]}, fold 0')
-    for name, fig in figs.items():
-        with atomic_path(out/name) as p: fig.savefig(p, dpi=100, format='png')
-        plt.close(fig)
-    return {f: out/f for f in files}
+    from drl_notes.core import report_folder, save_figure
+    with report_folder(out, EEG_REPORT_FILES + ('curves.png', 'topk.csv'), overwrite) as tmp:   # no stale file of another set of models stays
+        trials, cfg = eeg_data(data, deap_dir, subjects, target, deap_trials), cfg or EEGConfig()
+        if quick:
+            piece = min(4., trials.x.shape[2]/trials.sfreq)
+            cut = cut_trials(trials, piece); trials = cut.subset(cut.meta.piece.to_numpy() == 0)
+            cfg, n_folds, seeds = replace(cfg, max_epochs=2, patience=2), 2, tuple(seeds)[:1]
+        n_sub = len(np.unique(trials.group))
+        by = by or ('subject' if n_sub > 1 else 'trial')
+        valid_by = 'trial' if by == 'subject' and n_sub - -(-n_sub//n_folds) < 2 else None
+        scores, results = cross_validate(trials, kinds, n_folds, seeds, by, cfg, valid_by, log=log)
+        with atomic_path(tmp/'scores.csv') as p: scores.to_csv(p, index=False)
+        t41 = table_4_1(scores); t41.columns = [f'{a}: {b}' for a, b in t41.columns]
+        with atomic_path(tmp/'table_4_1.md') as p: p.write_text(t41.to_markdown() + '\n')
+        topk = None
+        if 'vae' in kinds:
+            topk = pd.concat([eeg_topk(trials, r, cfg).assign(seed=r['seed'], fold=r['fold']) for r in results if r['kind'] == 'vae'])
+            with atomic_path(tmp/'topk.csv') as p: topk.to_csv(p, index=False)
+        summary = dict(data=trials.name, trials=len(trials), subjects=n_sub, classes=list(trials.class_names), split=f'{by}-wise', valid_by=valid_by or by,
+                       folds=n_folds, seeds=list(seeds), config={k: v for k, v in asdict(cfg).items()}, quick=quick,
+                       mean={m: g[list(SCORES)].mean().round(4).to_dict() for m, g in scores.groupby('model', sort=False)})
+        with atomic_path(tmp/'summary.json') as p: p.write_text(json.dumps(summary, indent=1, default=str))
+        figs = {'confusion.png': plot_confusions(results, trials.class_names, f'{trials.name}, {by}-wise: confusion over all folds')}
+        if 'curves.png' in files: figs['curves.png'] = plot_curves(results, seeds[0], 0, f'{trials.name}: learning curves, seed {seeds[0]}, fold 0')
+        for name, fig in figs.items(): save_figure(fig, tmp/name)
+    return {f: Path(out)/f for f in files}

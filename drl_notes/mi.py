@@ -288,31 +288,27 @@ def mi_report(checkpoint:str|Path, # a checkpoint written by `save_vae` (e.g. by
               overwrite:bool=False # replace earlier outputs in `out`
              )->dict:
     "The MI indicator of every factor of a saved β-VAE on a data set, beside its rivals; the top-k% reconstruction table; figures."
-    import matplotlib.pyplot as plt
-    out = Path(out); old = [out/f for f in MI_REPORT_FILES if (out/f).exists()]
-    if old and not overwrite: raise FileExistsError(f"{out} already holds {', '.join(p.name for p in old)}; pass overwrite (--overwrite) or another folder.")
+    from drl_notes.core import report_folder, save_figure
     if split not in ('train', 'valid', 'test'): raise ValueError(f"split={split!r}: expected 'train', 'valid' or 'test'.")
     if mc_samples < 0 or (points is not None and points < 1): raise ValueError(f"mc_samples must be ≥ 0 and points ≥ 1, got {mc_samples} and {points}.")
-    vae, info = load_vae(checkpoint)
-    d, _ = named_images(data, quick, source, info.get('split_seed', info.get('seed', 0)) if split_seed is None else split_seed)
-    if tuple(d.x.shape[1:]) != vae.shape:
-        raise ValueError(f"{checkpoint}: the model takes images of shape {vae.shape}, but data set {data!r} has {tuple(d.x.shape[1:])}.")
-    x = d.images(split)[:300 if quick else points]
-    ind = factor_indicators(*encode_all(vae, x), min(mc_samples, 1) if quick else mc_samples)
-    topk = topk_reconstruction(vae, x, {'MI': ind.mi, 'variance': ind.variance, 'activity': ind.activity}, ind.mi)
-    order = ind.mi.sort_values(ascending=False).index.to_numpy()
-    summary = dict(checkpoint=str(checkpoint), data=d.name, split=split, points=len(x), factors=len(ind), threshold=threshold,
-                   influential=[int(h) for h in order if ind.mi[h] > threshold], total_mi=float(ind.mi.sum()),
-                   max_gap_mi_minus_mc=float((ind.mi - ind.mi_mc).max()) if 'mi_mc' in ind else None,
-                   same_images_as_training=(info['key']['images'] == image_fingerprint(d)) if 'key' in info else None, quick=quick)
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out/'indicators.csv') as p: ind.to_csv(p)
-    with atomic_path(out/'topk.csv') as p: topk.to_csv(p, index=False)
-    with atomic_path(out/'summary.json') as p: p.write_text(json.dumps(summary, indent=1))
-    picks = list(order[:6])
-    figs = {'indicators.png': plot_indicators(ind, threshold, f'{d.name}: {len(summary["influential"])} of {len(ind)} factors above {threshold} nats'),
-            'traversals.png': plot_traversals(vae, x[:4], picks, titles=[f'factor {h}: I_est {ind.mi[h]:.2f}' for h in picks])}
-    for name, fig in figs.items():
-        with atomic_path(out/name) as p: fig.savefig(p, dpi=100, format='png')
-        plt.close(fig)
-    return {f: out/f for f in MI_REPORT_FILES}
+    with report_folder(out, MI_REPORT_FILES, overwrite) as tmp:
+        vae, info = load_vae(checkpoint)
+        d, _ = named_images(data, quick, source, info.get('split_seed', info.get('seed', 0)) if split_seed is None else split_seed)
+        if tuple(d.x.shape[1:]) != vae.shape:
+            raise ValueError(f"{checkpoint}: the model takes images of shape {vae.shape}, but data set {data!r} has {tuple(d.x.shape[1:])}.")
+        x = d.images(split)[:300 if quick else points]
+        ind = factor_indicators(*encode_all(vae, x), min(mc_samples, 1) if quick else mc_samples)
+        topk = topk_reconstruction(vae, x, {'MI': ind.mi, 'variance': ind.variance, 'activity': ind.activity}, ind.mi)
+        order = ind.mi.sort_values(ascending=False).index.to_numpy()
+        summary = dict(checkpoint=str(checkpoint), data=d.name, split=split, points=len(x), factors=len(ind), threshold=threshold,
+                       influential=[int(h) for h in order if ind.mi[h] > threshold], total_mi=float(ind.mi.sum()),
+                       max_gap_mi_minus_mc=float((ind.mi - ind.mi_mc).max()) if 'mi_mc' in ind else None,
+                       same_images_as_training=(info['key']['images'] == image_fingerprint(d)) if 'key' in info else None, quick=quick)
+        with atomic_path(tmp/'indicators.csv') as p: ind.to_csv(p)
+        with atomic_path(tmp/'topk.csv') as p: topk.to_csv(p, index=False)
+        with atomic_path(tmp/'summary.json') as p: p.write_text(json.dumps(summary, indent=1))
+        picks = list(order[:6])
+        figs = {'indicators.png': plot_indicators(ind, threshold, f'{d.name}: {len(summary["influential"])} of {len(ind)} factors above {threshold} nats'),
+                'traversals.png': plot_traversals(vae, x[:4], picks, titles=[f'factor {h}: I_est {ind.mi[h]:.2f}' for h in picks])}
+        for name, fig in figs.items(): save_figure(fig, tmp/name)
+    return {f: Path(out)/f for f in MI_REPORT_FILES}

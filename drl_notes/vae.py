@@ -531,32 +531,27 @@ def vae_report(data:str='mnist', # a `named_images` data set
                overwrite:bool=False # replace earlier outputs in `out`
               )->dict:
     "Train a β-VAE on a named data set; write the checkpoint, training history, test scores, traversals, reconstructions and samples."
-    import matplotlib.pyplot as plt
     from dataclasses import replace, asdict
-    from drl_notes.core import seed_everything
-    out = Path(out); old = [out/f for f in VAE_REPORT_FILES if (out/f).exists()]
-    if old and not overwrite: raise FileExistsError(f"{out} already holds {', '.join(p.name for p in old)}; pass overwrite (--overwrite) or another folder.")
-    d, arch = named_images(data, quick, source, seed)
-    cfg = replace(cfg or VAEConfig(), arch=arch)
-    if quick: cfg = replace(cfg, max_epochs=min(cfg.max_epochs, 2))
-    seed_everything(seed); learn = train_vae(d, cfg)
-    vae = learn.model.cpu().eval(); x = d.images('test')
-    s = evaluate_vae(vae, x); kl = s.pop('kl_factor')
-    top = [int(h) for h in np.argsort(-kl)[:9]]
-    scores = dict(data=d.name, n_test=len(x), **s, active_factors=int((kl > 0.05).sum()), top_factors=top, kl_factor=kl.round(4).tolist(),
-                  noise_sd=vae.likelihood.logvar.detach().exp().sqrt().item() if cfg.likelihood == 'gaussian' else None,
-                  best_epoch=learn.best_epoch, quick=quick)
-    out.mkdir(parents=True, exist_ok=True)
-    save_vae(vae, out/'vae.pt', overwrite=True, data=d.name, config=asdict(cfg), seed=seed, scores={k: scores[k] for k in ('elbo', 'nll', 'kl', 'sse')})
-    with atomic_path(out/'history.csv') as p: history(learn).to_csv(p, index_label='epoch')
-    with atomic_path(out/'scores.json') as p: p.write_text(json.dumps(scores, indent=1))
-    seeds = x[:4]
-    figs = {'traversals.png': plot_traversals(vae, seeds, top, titles=[f'factor {h}: KL {kl[h]:.2f}' for h in top]),
-            'reconstructions.png': plot_reconstructions(vae, x[:10]), 'samples.png': plot_samples(vae, 32)}
-    for name, fig in figs.items():
-        with atomic_path(out/name) as p: fig.savefig(p, dpi=100, format='png')
-        plt.close(fig)
-    return {f: out/f for f in VAE_REPORT_FILES}
+    from drl_notes.core import report_folder, save_figure, seed_everything
+    with report_folder(out, VAE_REPORT_FILES, overwrite) as tmp:
+        d, arch = named_images(data, quick, source, seed)
+        cfg = replace(cfg or VAEConfig(), arch=arch)
+        if quick: cfg = replace(cfg, max_epochs=min(cfg.max_epochs, 2))
+        seed_everything(seed); learn = train_vae(d, cfg)
+        vae = learn.model.cpu().eval(); x = d.images('test')
+        s = evaluate_vae(vae, x); kl = s.pop('kl_factor')
+        top = [int(h) for h in np.argsort(-kl)[:9]]
+        scores = dict(data=d.name, n_test=len(x), **s, active_factors=int((kl > 0.05).sum()), top_factors=top, kl_factor=kl.round(4).tolist(),
+                      noise_sd=vae.likelihood.logvar.detach().exp().sqrt().item() if cfg.likelihood == 'gaussian' else None,
+                      best_epoch=learn.best_epoch, quick=quick)
+        save_vae(vae, tmp/'vae.pt', overwrite=True, data=d.name, config=asdict(cfg), seed=seed, scores={k: scores[k] for k in ('elbo', 'nll', 'kl', 'sse')})
+        with atomic_path(tmp/'history.csv') as p: history(learn).to_csv(p, index_label='epoch')
+        with atomic_path(tmp/'scores.json') as p: p.write_text(json.dumps(scores, indent=1))
+        seeds = x[:4]
+        figs = {'traversals.png': plot_traversals(vae, seeds, top, titles=[f'factor {h}: KL {kl[h]:.2f}' for h in top]),
+                'reconstructions.png': plot_reconstructions(vae, x[:10]), 'samples.png': plot_samples(vae, 32)}
+        for name, fig in figs.items(): save_figure(fig, tmp/name)
+    return {f: Path(out)/f for f in VAE_REPORT_FILES}
 
 # %% ../nbs/01_vae_theory.ipynb #3c37d3c7
 @torch.no_grad()
