@@ -17,8 +17,17 @@ def add_common_args(p, epochs:int, bs:int):
 def check_positive(p, a, *names):
     "Exit with a usage error unless each named argument is at least 1 and --threads is not negative."
     for k in names:
-        if getattr(a, k) < 1: p.error(f'--{k} must be at least 1')
+        if getattr(a, k) < 1: p.error(f"--{k.replace('_', '-')} must be at least 1")
     if a.threads < 0: p.error('--threads must be 0 or more')
+
+
+def set_threads(n:int):
+    "Give PyTorch and numpy's BLAS alike `n` CPU threads (0 keeps the defaults)."
+    if not n: return
+    import torch
+    from threadpoolctl import threadpool_limits
+    torch.set_num_threads(n)
+    threadpool_limits(n)
 
 
 def time_sides(run_learner, run_plain, epochs:int, reps:int, sync=lambda: None)->dict:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))    # use this checkout's drl_notes
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
+from _compare import check_positive, set_threads
 
 
 def parse_args(argv=None):
@@ -32,10 +33,9 @@ def parse_args(argv=None):
     p.add_argument('--n', type=int, default=0, help='training images (default 0: the whole t10k training split)')
     p.add_argument('--threads', type=int, default=1, help="CPU threads of PyTorch and of numpy's BLAS alike (default 1; 0 keeps the defaults)")
     a = p.parse_args(argv)
-    for k in ('hidden', 'loop_states', 'rbm_hidden', 'epochs', 'bs'):
-        if getattr(a, k) < 1: p.error(f"--{k.replace('_', '-')} must be at least 1")
+    check_positive(p, a, 'hidden', 'loop_states', 'rbm_hidden', 'epochs', 'bs')
     if a.hidden > 20: p.error('--hidden must be at most 20 (2^20 states)')
-    if a.n < 0 or a.threads < 0: p.error('--n and --threads must be 0 or more')
+    if a.n < 0: p.error('--n must be 0 or more')
     return a
 
 
@@ -43,10 +43,7 @@ def main(argv=None):
     a = parse_args(argv)
     import numpy as np, torch
     import torch.nn.functional as F
-    if a.threads:                                # both libraries get the same number of threads
-        from threadpoolctl import threadpool_limits
-        torch.set_num_threads(a.threads)
-        threadpool_limits(a.threads)
+    set_threads(a.threads)                       # both libraries get the same number of threads
     from drl_notes.energy import RBM, all_states, binary_images, _dls, _loss
     from drl_notes.core import seed_everything
     seed_everything(0)

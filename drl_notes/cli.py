@@ -61,11 +61,30 @@ def _fit_args(p, # a parser or argument group
     p.add_argument('--epochs', type=_count(1), default=epochs, help=f'most epochs (default {epochs}; early stopping on the validation loss)')
     p.add_argument('--patience', type=_count(1), default=patience, help=f'epochs without improvement before stopping (default {patience})')
 
-def _output_args(p, out:str, quick_help:str):
-    "--out, --overwrite and --quick, which every subcommand has."
+def _seeds_arg(p, # a parser or argument group
+               per:str='run' # what one seed gives, e.g. 'cross-validation'
+              ):
+    "--seeds: a list of distinct whole numbers ≥ 0."
+    p.add_argument('--seeds', type=_count(0), nargs='+', default=[0], help=f'one {per} per seed, each seed once (default: 0)')
+
+def _output_args(p, # a subcommand's parser
+                 out:str, # default output folder
+                 quick_help:str, # what --quick does
+                 func, # the function that runs the subcommand
+                 progress:bool=False # add --quiet, for subcommands that print progress
+                )->argparse.ArgumentParser:
+    "--out, --overwrite and --quick, which every subcommand has (and --quiet); sets the subcommand's function."
+    if progress: p.add_argument('--quiet', action='store_true', help='print no progress to stderr')
     p.add_argument('--out', default=out, help=f'output folder (default: {out})')
     p.add_argument('--overwrite', action='store_true', help='replace existing output files')
     p.add_argument('--quick', action='store_true', help=quick_help)
+    p.set_defaults(func=func)
+    return p
+
+def _print_paths(paths:dict # name → path of the files a report wrote
+                ):
+    "Print one line per written file."
+    for k, v in paths.items(): print(f'{k}: {v}')
 
 def _runoff_parser(sub):
     p = sub.add_parser('runoff', help='train and score the runoff models (chapter 00) on a series; write tables and a hydrograph',
@@ -90,7 +109,7 @@ def _runoff_parser(sub):
         p.add_argument(f'--{k}', nargs=2, metavar=('FIRST', 'LAST'), default=None, help=f'{k} period: its first and last day, YYYY-MM-DD (default: the series\' standard periods, or for --csv the last 3 years to test and the year before to validate)')
     p.add_argument('--models', nargs='+', choices=MODEL_CHOICES, default=None, metavar='MODEL',
                    help=f"models to run, any of {' '.join(MODEL_CHOICES)} (default: all that fit the setting)")
-    p.add_argument('--seeds', nargs='+', type=_count(0), default=[0], help='one training run per seed, each seed once (default: 0)')
+    _seeds_arg(p, 'training run')
     p.add_argument('--min-obs', type=_number(0), default=0., help='relative errors only on days whose observed flow exceeds this (default 0); '
                    'every other score uses every day')
     t = p.add_argument_group('training settings (defaults: the chapter\'s)')
@@ -100,10 +119,7 @@ def _runoff_parser(sub):
     t.add_argument('--n-pred', type=_count(1), default=30, help='scored days at the end of each training window (default 30)')
     t.add_argument('--stride', type=_count(1), default=5, help='days between training windows (default 5)')
     _fit_args(t, 1e-3, 64, 150, 20, ' of the LSTMs', '; the thesis 1e-4')
-    p.add_argument('--quiet', action='store_true', help='print no progress to stderr')
-    _output_args(p, 'runoff_out', 'a few epochs only: a smoke test, not a result')
-    p.set_defaults(func=_run_runoff)
-    return p
+    return _output_args(p, 'runoff_out', 'a few epochs only: a smoke test, not a result', _run_runoff, progress=True)
 
 MODEL_CHOICES = ('deep_lstm', 'lstm', 'bpnn', 'bpnn_d1', 'ar', 'persistence')
 
@@ -124,7 +140,7 @@ def _run_runoff(a):
                           periods=periods, out=a.out, models=None if a.models is None else tuple(a.models), seeds=tuple(a.seeds),
                           min_obs=a.min_obs, cfg=cfg, seq_len=a.seq_len, n_pred=a.n_pred, stride=a.stride, quick=a.quick,
                           overwrite=a.overwrite, log=progress_printer(a.quiet))
-    for k, v in paths.items(): print(f'{k}: {v}')
+    _print_paths(paths)
 
 # %% ../nbs/92_cli.ipynb #a5d3fa45
 def _vae_parser(sub):
@@ -143,15 +159,13 @@ def _vae_parser(sub):
                    'or mix2, a per-pixel mixture of two Gaussians')
     _fit_args(p, 1e-3, 100, 60, 10)
     p.add_argument('--seed', type=_count(0), default=0, help='seed of the split and of training (default 0)')
-    _output_args(p, 'vae_out', 'small data, 2 epochs: a smoke test, not a result')
-    p.set_defaults(func=_run_vae)
-    return p
+    return _output_args(p, 'vae_out', 'small data, 2 epochs: a smoke test, not a result', _run_vae)
 
 def _run_vae(a):
     from drl_notes.vae import VAEConfig, vae_report
     cfg = VAEConfig(n_latent=a.latent, likelihood=a.likelihood, beta=a.beta, lr=a.lr, max_epochs=a.epochs, patience=a.patience, bs=a.bs)
     paths = vae_report(a.data, cfg, out=a.out, seed=a.seed, quick=a.quick, source=a.source, overwrite=a.overwrite)
-    for k, v in paths.items(): print(f'{k}: {v}')
+    _print_paths(paths)
 
 # %% ../nbs/92_cli.ipynb #ff50f92c
 def _mi_parser(sub):
@@ -168,15 +182,13 @@ def _mi_parser(sub):
     p.add_argument('--threshold', type=_number(0), default=0.5, help='MI (nats) above which a factor counts as influential (default 0.5, the thesis\'s)')
     p.add_argument('--mc-samples', type=_count(0), default=4, help='samples per image for the Monte-Carlo MI; 0 skips it (default 4)')
     p.add_argument('--points', type=_count(1), default=None, help='use only the first N images of the split (default: all)')
-    _output_args(p, 'mi_out', '300 images, one Monte-Carlo sample: a smoke test, not a result')
-    p.set_defaults(func=_run_mi)
-    return p
+    return _output_args(p, 'mi_out', '300 images, one Monte-Carlo sample: a smoke test, not a result', _run_mi)
 
 def _run_mi(a):
     from drl_notes.mi import mi_report
     paths = mi_report(a.checkpoint, a.data, a.out, a.source, a.split_seed, a.split, a.threshold, a.mc_samples, a.points, a.quick,
                       a.overwrite)
-    for k, v in paths.items(): print(f'{k}: {v}')
+    _print_paths(paths)
 
 # %% ../nbs/92_cli.ipynb #466bc714
 def _eeg_parser(sub):
@@ -196,15 +208,13 @@ def _eeg_parser(sub):
     p.add_argument('--models', nargs='+', choices=('psd_svm', 'cnn', 'ae', 'vae'), default=['psd_svm', 'cnn', 'ae', 'vae'], metavar='MODEL',
                    help='any of psd_svm cnn ae vae (default: all four)')
     p.add_argument('--folds', type=_count(2), default=5, help='folds per seed, at least 2 (default 5; with --by subject, the number of subjects is leave-one-out)')
-    p.add_argument('--seeds', type=_count(0), nargs='+', default=[0], help='one cross-validation per seed, each seed once (default: 0)')
+    _seeds_arg(p, 'cross-validation')
     p.add_argument('--by', choices=('trial', 'subject'), default=None,
                    help='split by trial or by subject (default: subject when the data have several subjects, else trial)')
     _fit_args(p, 1e-3, 16, 200, 30, ' of the networks', '; the thesis 1e-4')
     p.add_argument('--beta', type=_number(0), default=6., help='KL weight of the β-VAE (default 6, the thesis)')
     p.add_argument('--clf-weight', type=_number(0, strict=True), default=1., help='weight of the cross-entropy against the reconstruction (default 1, the thesis)')
-    _output_args(p, 'eeg_out', '2 folds, 2 epochs, the first 4 s of each trial: a smoke test, not a result')
-    p.set_defaults(func=_run_eeg)
-    return p
+    return _output_args(p, 'eeg_out', '2 folds, 2 epochs, the first 4 s of each trial: a smoke test, not a result', _run_eeg)
 
 def _run_eeg(a):
     from drl_notes.eeg import EEGConfig, eeg_report
@@ -213,7 +223,7 @@ def _run_eeg(a):
     cfg = EEGConfig(beta=a.beta, clf_weight=a.clf_weight, lr=a.lr, max_epochs=a.epochs, patience=a.patience, bs=a.bs)
     paths = eeg_report(a.data, a.deap_dir, a.subjects, a.target, a.deap_trials or None, tuple(a.models), a.folds, tuple(a.seeds),
                        a.by, cfg, a.out, a.quick, a.overwrite)
-    for k, v in paths.items(): print(f'{k}: {v}')
+    _print_paths(paths)
 
 # %% ../nbs/92_cli.ipynb #e4e98823
 def _rnn_parser(sub):
@@ -224,14 +234,11 @@ def _rnn_parser(sub):
     p.add_argument('--T', type=_count(2), nargs='+', default=[20, 50, 100], help='sequence lengths, each ≥ 2 (default 20 50 100)')
     p.add_argument('--cells', nargs='+', choices=RNN_CELLS, default=list(RNN_CELLS), metavar='CELL',
                    help=f"networks, any of {' '.join(RNN_CELLS)} (default: all; rnn_clip clips the gradient norm at 1)")
-    p.add_argument('--seeds', type=_count(0), nargs='+', default=[0], help='one run per seed, each seed once (default: 0)')
+    _seeds_arg(p)
     p.add_argument('--hidden', type=_count(1), default=32, help='units (default 32)')
     p.add_argument('--n-train', type=_count(1), default=4000, help='training sequences (default 4000; validation 1,000, test 2,000)')
     _fit_args(p, 3e-3, 64, 100, 20)
-    p.add_argument('--quiet', action='store_true', help='print no progress to stderr')
-    _output_args(p, 'rnn_out', '500 sequences, 3 epochs: a smoke test, not a result')
-    p.set_defaults(func=_run_rnn)
-    return p
+    return _output_args(p, 'rnn_out', '500 sequences, 3 epochs: a smoke test, not a result', _run_rnn, progress=True)
 
 RNN_CELLS = ('rnn', 'rnn_clip', 'lstm_fb0', 'lstm_fb1', 'gru')   # drl_notes.rnn.CELLS, without importing torch for --help
 
@@ -243,7 +250,7 @@ def _run_rnn(a):
     cfg = RNNTrain(lr=a.lr, bs=a.bs, max_epochs=a.epochs, patience=a.patience)
     paths = rnn_report(tuple(a.T), tuple(a.cells), tuple(a.seeds), a.n_train, a.hidden, cfg, a.out, a.quick, a.overwrite,
                        progress_printer(a.quiet))
-    for k, v in paths.items(): print(f'{k}: {v}')
+    _print_paths(paths)
 
 # %% ../nbs/92_cli.ipynb #def4db2b
 def _rbm_parser(sub):
@@ -256,12 +263,9 @@ def _rbm_parser(sub):
     p.add_argument('--method', choices=('cd', 'pcd'), default='cd', help='contrastive divergence or persistent CD (default cd)')
     p.add_argument('--k', type=_count(1), default=1, help='Gibbs steps per update (default 1)')
     p.add_argument('--hidden', type=_count(1), default=20, help='hidden units (default 20; the exact likelihood needs ≤ 24)')
-    p.add_argument('--seeds', type=_count(0), nargs='+', default=[0], help='one run per seed, each seed once (default: 0)')
+    _seeds_arg(p)
     _fit_args(p, 1e-2, 100, 300, 5)
-    p.add_argument('--quiet', action='store_true', help='print no progress to stderr')
-    _output_args(p, 'rbm_out', '1,000 images per split, 3 epochs: a smoke test, not a result')
-    p.set_defaults(func=_run_rbm)
-    return p
+    return _output_args(p, 'rbm_out', '1,000 images per split, 3 epochs: a smoke test, not a result', _run_rbm, progress=True)
 
 def _run_rbm(a):
     from drl_notes.core import progress_printer
@@ -271,7 +275,38 @@ def _run_rbm(a):
     cfg = RBMTrain(lr=a.lr, bs=a.bs, max_epochs=a.epochs, patience=a.patience, min_delta=0.05)
     paths = rbm_report(a.data, a.method.upper(), a.k, a.hidden, tuple(a.seeds), cfg, a.out, a.quick, a.overwrite,
                        progress_printer(a.quiet))
-    for k, v in paths.items(): print(f'{k}: {v}')
+    _print_paths(paths)
+
+# %% ../nbs/92_cli.ipynb #c26a4fdd
+def _ae_parser(sub):
+    p = sub.add_parser('ae', help='train an autoencoder of a chosen kind on a named image data set (chapter 06); write scores beside PCA',
+                       description='Train a linear, plain, stacked, sparse, denoising or convolutional autoencoder on MNIST (chapter 01\'s '
+                                   't10k split), the 8×8 digits or the Olivetti faces through a fastai Learner with early stopping, and '
+                                   'write results.csv, table.md (test reconstruction error and a 5-NN probe on the codes, beside PCA at '
+                                   'the same code size), reconstructions.png and codes.png. Progress goes to stderr (--quiet silences it).')
+    p.add_argument('--data', choices=('mnist', 'digits', 'faces'), default='mnist', help='data set (default mnist)')
+    p.add_argument('--kind', choices=('linear', 'ae', 'stacked', 'sparse', 'denoising', 'conv'), default='ae',
+                   help='autoencoder (default ae: one hidden layer of 256 ReLUs each side)')
+    p.add_argument('--k', type=_count(1), default=10, help='code size (default 10)')
+    _seeds_arg(p)
+    p.add_argument('--corruption', choices=('gaussian', 'mask', 'salt_pepper'), default='mask',
+                   help='corruption of --kind denoising (default mask)')
+    p.add_argument('--level', type=_number(0), default=0.25, help='its level in [0, 1): noise s.d. or fraction corrupted (default 0.25)')
+    p.add_argument('--rho', type=_number(0, strict=True), default=0.05, help='sparsity target in (0, 1) of --kind sparse (default 0.05)')
+    _fit_args(p, 1e-3, 100, 500, 10)
+    return _output_args(p, 'ae_out', '1,000 images per split, 3 epochs: a smoke test, not a result', _run_ae, progress=True)
+
+def _run_ae(a):
+    from drl_notes.core import progress_printer
+    from drl_notes.autoencoders import AETrain
+    from drl_notes.ae_report import ae_report
+    _once(a, 'seeds')
+    if not a.level < 1: raise ValueError(f'--level must lie in [0, 1), got {a.level:g}')
+    if not a.rho < 1: raise ValueError(f'--rho must lie in (0, 1), got {a.rho:g}')
+    cfg = AETrain(lr=a.lr, bs=a.bs, max_epochs=a.epochs, patience=a.patience)
+    paths = ae_report(a.data, a.kind, a.k, tuple(a.seeds), cfg, (a.corruption, a.level), a.rho, a.out, a.quick, a.overwrite,
+                      progress_printer(a.quiet))
+    _print_paths(paths)
 
 # %% ../nbs/92_cli.ipynb #cb45e103
 def build_parser()->argparse.ArgumentParser:
@@ -284,6 +319,7 @@ def build_parser()->argparse.ArgumentParser:
     _eeg_parser(sub)
     _rnn_parser(sub)
     _rbm_parser(sub)
+    _ae_parser(sub)
     return p
 
 class Terminated(KeyboardInterrupt):

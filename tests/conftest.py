@@ -9,7 +9,7 @@ The suite must stay fast on a small, possibly shared CPU machine:
 * Matplotlib draws off screen.
 * Caches (trained models, EEG frames) go to a temporary folder, never to the user's `~/.cache/drl_notes`.
 """
-import io, os, tempfile
+import io, os, subprocess, sys, tempfile
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -43,6 +43,12 @@ def run_cli(*args) -> tuple[int, str, str]:
             elif isinstance(e.code, int): code = e.code
             else: code = 1; print(e.code, file=err)
     return code, out.getvalue(), err.getvalue()
+
+
+def run_cli_subprocess(*args) -> subprocess.CompletedProcess:
+    "Run `python -m drl_notes.cli ARGS` in a subprocess, as a user's shell would (stdout and stderr captured as text)."
+    return subprocess.run([sys.executable, '-m', 'drl_notes.cli', *map(str, args)], cwd=REPO, capture_output=True,
+                          text=True, timeout=600, env={**os.environ})
 
 
 @pytest.fixture(scope='session')

@@ -227,10 +227,23 @@ CASES = {
     'rbm --seeds twice': (lambda f: ['rbm', '--seeds', '2', '2'], ['--seeds: 2 given more than once']),
     'rbm batch larger than the training set': (lambda f: ['rbm', '--data', 'digits', '--bs', '5000'],
                                                ['the training split holds 1078 images, less than one batch of 5000 (--bs)']),
+    # ---- ae
+    **{f'ae --{k} {v}': (lambda f, k=k, v=v: ['ae', f'--{k}', v], [f'argument --{k}:', m]) for k, v, m in
+       [('k', '0', '≥ 1, got 0'), ('k', '2.5', 'whole number'), ('seeds', '-1', '≥ 0'), ('level', '-0.1', '≥ 0'),
+        ('rho', '0', '> 0'), ('lr', 'nan', 'finite'), ('bs', '0', '≥ 1'), ('epochs', '0', '≥ 1'), ('patience', '0', '≥ 1')]},
+    'ae --level 1': (lambda f: ['ae', '--kind', 'denoising', '--level', '1'], ['--level must lie in [0, 1), got 1']),
+    'ae --rho 1.5': (lambda f: ['ae', '--kind', 'sparse', '--rho', '1.5'], ['--rho must lie in (0, 1), got 1.5']),
+    'ae unknown kind': (lambda f: ['ae', '--kind', 'vae'], ["argument --kind: invalid choice: 'vae'"]),
+    'ae unknown corruption': (lambda f: ['ae', '--corruption', 'blur'], ["argument --corruption: invalid choice: 'blur'"]),
+    'ae conv on 8×8 digits': (lambda f: ['ae', '--data', 'digits', '--kind', 'conv'],
+                              ['--kind conv needs 28×28 (mnist) or 64×64 (faces) images; digits images are 8×8']),
+    'ae --seeds twice': (lambda f: ['ae', '--seeds', '2', '2'], ['--seeds: 2 given more than once']),
+    'ae batch larger than the training set': (lambda f: ['ae', '--data', 'digits', '--bs', '5000'],
+                                              ['the training split holds 1078 images, less than one batch of 5000 (--bs)']),
 }
 # ---- every subcommand: --out checked before any work
-MINIMAL = {'runoff': ['runoff'], 'vae': ['vae', '--data', 'shapes'], 'mi': ['mi', 'vae.pt'], 'eeg': ['eeg'], 'rnn': ['rnn'], 'rbm': ['rbm']}
-OLD_FILE = {'runoff': 'metrics.csv', 'vae': 'vae.pt', 'mi': 'indicators.csv', 'eeg': 'scores.csv', 'rnn': 'results.csv', 'rbm': 'results.csv'}
+MINIMAL = {'runoff': ['runoff'], 'vae': ['vae', '--data', 'shapes'], 'mi': ['mi', 'vae.pt'], 'eeg': ['eeg'], 'rnn': ['rnn'], 'rbm': ['rbm'], 'ae': ['ae']}
+OLD_FILE = {'runoff': 'metrics.csv', 'vae': 'vae.pt', 'mi': 'indicators.csv', 'eeg': 'scores.csv', 'rnn': 'results.csv', 'rbm': 'results.csv', 'ae': 'results.csv'}
 for cmd, args in MINIMAL.items():
     CASES[f'{cmd} --out is a file'] = (lambda f, a=args: [*a, '--out', f.text('taken', 'x')], ['is a file, not a folder'])
     CASES[f'{cmd} --out under a file'] = (lambda f, a=args: [*a, '--out', f.text('taken', 'x')/'sub'], [lambda f: f"{f.path('taken')} is a file, not a folder"])
@@ -373,6 +386,7 @@ FAILS_AFTER_THE_OUT_CHECK = {   # a run that gets past the --out check and then 
     'eeg': (['eeg', '--data', 'deap'], 'EEG_REPORT_FILES', 'drl_notes.eeg'),
     'rnn': (['rnn', '--T', '10', '--cells', 'gru', '--n-train', '10'], 'RNN_REPORT_FILES', 'drl_notes.rnn_report'),
     'rbm': (['rbm', '--data', 'digits', '--bs', '5000'], 'RBM_REPORT_FILES', 'drl_notes.rbm_report'),
+    'ae': (['ae', '--data', 'digits', '--bs', '5000'], 'AE_REPORT_FILES', 'drl_notes.ae_report'),
 }
 
 

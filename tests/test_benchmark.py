@@ -108,3 +108,20 @@ def test_energy_benchmark_runs_and_prints_both_ratios():
 def test_energy_benchmark_rejects_bad_arguments():
     r = subprocess.run([sys.executable, str(ENERGY_SCRIPT), '--hidden', '30'], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and '--hidden must be at most 20' in r.stderr
+
+
+AE_SCRIPT = REPO/'benchmarks'/'autoencoders.py'
+
+
+def test_autoencoder_benchmark_runs_and_prints_the_ratio():
+    r = subprocess.run([sys.executable, str(AE_SCRIPT), '--k', '2', '--tol', '0.5', '--lr', '1e-2', '--n', '500', '--max-epochs', '50'],
+                       cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r'^ratio \(autoencoder / PCA, PCA the anchor\): \d+x$', r.stdout, re.M), r.stdout
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary['reached'] and summary['images'] == 500 and summary['ae_error'] <= 1.5*summary['pca_error']
+
+
+def test_autoencoder_benchmark_rejects_bad_arguments():
+    r = subprocess.run([sys.executable, str(AE_SCRIPT), '--tol', '1.5'], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and '--tol must lie in (0, 1)' in r.stderr

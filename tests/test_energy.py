@@ -3,18 +3,10 @@
 Its bad input is in test_bad_input.py; the enumeration checks (conditionals, free energy, log Z, the BM and RBM
 gradients, CD-k's expectation, AIS against the exact value, the DBN bound, the DBM's mean field) are in the chapter's
 notebook, beside their derivations."""
-import os, subprocess, sys
-
 import pandas as pd
 
-from conftest import REPO
+from conftest import run_cli_subprocess as _drl_notes
 from drl_notes.rbm_report import RBM_REPORT_FILES
-
-
-def _drl_notes(*args):
-    "Run `python -m drl_notes.cli ARGS` in a subprocess, as a user's shell would."
-    return subprocess.run([sys.executable, '-m', 'drl_notes.cli', *map(str, args)], cwd=REPO, capture_output=True,
-                          text=True, timeout=600, env={**os.environ})
 
 
 def test_quick_rbm_run_writes_the_report(tmp_path):
