@@ -7,7 +7,7 @@ Docs: https://drl-notes.github.io/drl_notes/core.html.md"""
 # %% auto #0
 __all__ = ['DATA_ENV', 'CACHE_ENV', 'STOP_SIGNALS', 'DataNotFoundError', 'data_dir', 'data_file', 'package_data',
            'default_device', 'seed_everything', 'atomic_path', 'is_quick', 'cache_dir', 'SaveBestWeights', 'EpochLog',
-           'TrainingDiverged', 'StopOnSignal', 'StopOnDivergence', 'fit_best', 'mean_sd', 'progress_printer',
+           'TrainingDiverged', 'StopOnSignal', 'StopOnDivergence', 'fit_best', 'mean_sd', 'history', 'progress_printer',
            'ClaimError', 'claim', 'Diff', 'paired_diff', 'fmt_diff', 'report_folder', 'save_figure', 'tensor_dls',
            'cached_row']
 
@@ -205,6 +205,12 @@ def mean_sd(df:pd.DataFrame, # one row per run (e.g. per seed)
     mean, sd = g.mean(), g.std(ddof=1)
     cell = lambda m, s: f'{m:.{digits}f}' if not np.isfinite(s) else f'{m:.{digits}f} ± {s:.{digits}f}'
     return pd.DataFrame({c: [cell(m, s) for m, s in zip(mean[c], sd[c])] for c in cols}, index=mean.index)
+
+# %% ../nbs/90_core.ipynb #ae540b8f
+def history(learn:Learner # a fitted Learner (e.g. from `fit_best`)
+           )->pd.DataFrame:
+    "Per-epoch training and validation loss and metrics of a fitted Learner, one row per epoch."
+    return pd.DataFrame(learn.recorder.values, columns=learn.recorder.metric_names[1:-1])
 
 # %% ../nbs/90_core.ipynb #7811c3b3
 def progress_printer(quiet:bool=False, # print nothing

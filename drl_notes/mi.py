@@ -6,10 +6,9 @@ Docs: https://drl-notes.github.io/drl_notes/mi_estimator.html.md"""
 
 # %% auto #0
 __all__ = ['TABLE_3_2', 'AUTHOR_TOPK_ACCURACY', 'MI_REPORT_FILES', 'check_posteriors', 'fit_qstar', 'mi_indicator',
-           'mi_indicator_by_kl', 'MIAccumulator', 'vae_mi', 'linear_gaussian_encoder', 'image_fingerprint',
-           'cached_vae', 'factor_indicators', 'plot_indicators', 'n_kept', 'top_factors', 'keep_factors',
-           'topk_reconstruction', 'FactorClassifier', 'train_factor_classifier', 'factor_accuracy',
-           'topk_classification', 'mi_report']
+           'mi_indicator_by_kl', 'MIAccumulator', 'vae_mi', 'linear_gaussian_encoder', 'factor_indicators',
+           'plot_indicators', 'n_kept', 'top_factors', 'keep_factors', 'topk_reconstruction', 'FactorClassifier',
+           'train_factor_classifier', 'factor_accuracy', 'topk_classification', 'mi_report']
 
 # %% ../nbs/02_mi_estimator.ipynb #915a04a3
 import math, hashlib, json
@@ -26,8 +25,8 @@ from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 
 from .core import atomic_path, cache_dir, fit_best, seed_everything
-from .vae import (BetaVAE, ImageData, VAEConfig, encode_all, evaluate_vae, history, kl_decomposition, kl_normal,
-                           load_vae, named_images, plot_traversals, save_vae, train_vae)
+from .vae import (BetaVAE, ImageData, VAEConfig, cached_vae, encode_all, evaluate_vae, history, image_fingerprint,
+                           kl_decomposition, kl_normal, load_vae, named_images, plot_traversals, save_vae, train_vae)
 
 # %% ../nbs/02_mi_estimator.ipynb #e0a58770
 def check_posteriors(mu:torch.Tensor, # posterior means μ_h(x^m), (M, H)
@@ -79,7 +78,11 @@ def mi_indicator_by_kl(mu:torch.Tensor, logvar:torch.Tensor|None=None, var:torch
 class MIAccumulator:
     "Running sums for the MI indicator: feed batches of (μ, log σ) — or variances with `var=` — and read `mi` (nats per factor) and `qstar`."
     def __init__(self): self.n, self.s2, self.slog = 0, 0., 0.
-    def update(self, mu:torch.Tensor, logvar:torch.Tensor|None=None, var:torch.Tensor|None=None):
+    def update(self, mu:torch.Tensor, # posterior means of a batch, (N, H)
+               logvar:torch.Tensor|None=None, # their log-variances, (N, H)
+               var:torch.Tensor|None=None # or their variances instead
+              ):
+        "Add a batch of posteriors to the running sums; returns the accumulator."
         mu, logvar = check_posteriors(mu, logvar, var)
         if self.n and mu.shape[1] != len(self.s2): raise ValueError(f"mu: {mu.shape[1]} factors, but earlier batches had {len(self.s2)}.")
         s2, slog = _moment_sums(mu, logvar)
@@ -87,10 +90,13 @@ class MIAccumulator:
         return self
     @property
     def qstar(self):
+        "The fitted variances σ*_h of q*(z) = N(0, diag σ*) (eq. 3-32): the mean of σ_h(x) + μ_h(x)² so far."
         if not self.n: raise ValueError("MIAccumulator: no batches were added.")
         return self.s2/self.n
     @property
-    def mi(self): return 0.5*(self.qstar.log() - self.slog/self.n)
+    def mi(self):
+        "The MI indicator I_est,h of every factor (nats): ½[log σ*_h − mean log σ_h(x)]."
+        return 0.5*(self.qstar.log() - self.slog/self.n)
 
 @torch.no_grad()
 def vae_mi(vae, # a trained drl_notes.vae.BetaVAE
@@ -116,33 +122,6 @@ def linear_gaussian_encoder(M:int, # data points
     x = torch.randn(M, a.shape[1], generator=g, dtype=torch.float64)
     mu, lv = x @ a.double().T, s2.double().log().expand(M, -1)
     return mu, lv, 0.5*torch.log1p((a.double()**2).sum(1)/s2.double())
-
-# %% ../nbs/02_mi_estimator.ipynb #9e26c8ee
-def image_fingerprint(data:ImageData)->str:
-    "A short hash of the images and of the split: two `ImageData` with the same fingerprint hold the same train/valid/test images."
-    h = hashlib.sha1(np.ascontiguousarray(data.x.numpy()).tobytes())
-    for k in ('train', 'valid', 'test'): h.update(np.asarray(data.idx[k], np.int64).tobytes())
-    return h.hexdigest()[:16]
-
-def cached_vae(data:ImageData, # images and their split
-               cfg:VAEConfig, # model and training settings
-               seed:int=0, # training seed
-               name:str='vae', # file-name stem of the checkpoint
-               folder:str|Path|None=None # checkpoint folder; default `cache_dir('vae')`
-              )->tuple[BetaVAE, dict]:
-    "The β-VAE of `cfg` trained on `data` with `seed`: loaded when `folder` holds one trained on exactly these images, split and settings; else trained now and saved there."
-    key = dict(data=data.name, images=image_fingerprint(data), config=asdict(cfg), seed=seed)
-    path = Path(folder or cache_dir('vae'))/f"{name}_{hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]}.pt"
-    if path.exists():
-        vae, info = load_vae(path)
-        if info.get('key') != key: raise ValueError(f"{path}: its recorded data/settings differ from the ones asked for; remove it to retrain.")
-        return vae, dict(info, path=str(path))
-    seed_everything(seed); learn = train_vae(data, cfg); vae = learn.model.cpu().eval()
-    s = evaluate_vae(vae, data.images('test'))
-    info = dict(key=key, best_epoch=learn.best_epoch, epochs=len(learn.recorder.values), history=history(learn).to_dict('list'),
-                test={k: s[k] for k in ('elbo', 'nll', 'kl', 'sse')})
-    save_vae(vae, path, overwrite=True, split_seed=data.seed, **info)
-    return vae, dict(hparams=vae.hparams, split_seed=data.seed, path=str(path), **info)
 
 # %% ../nbs/02_mi_estimator.ipynb #49477cd0
 def factor_indicators(mu:torch.Tensor, # posterior means, (M, H)
@@ -280,7 +259,8 @@ def mi_report(checkpoint:str|Path, # a checkpoint written by `save_vae` (e.g. by
               out:str|Path='mi_out', # output folder
               source:str|Path='auto', # MNIST source or CelebA folder, as for `drl-notes vae`
               split_seed:int|None=None, # seed of the data split; default the checkpoint's own, else 0
-              split:str='test', # which split to compute the indicator on
+              split:str='test', # the images the indicator and the top-k% table are scored on
+              rank_split:str='train', # the images the factors are ranked on (not the scored ones, so a ranking is never judged where it was chosen)
               threshold:float=0.5, # MI threshold of an influential factor (nats)
               mc_samples:int=4, # samples per image for the Monte-Carlo MI (0 skips it; cost grows as images² × factors)
               points:int|None=None, # use only the first `points` images of the split
@@ -289,7 +269,8 @@ def mi_report(checkpoint:str|Path, # a checkpoint written by `save_vae` (e.g. by
              )->dict:
     "The MI indicator of every factor of a saved β-VAE on a data set, beside its rivals; the top-k% reconstruction table; figures."
     from drl_notes.core import report_folder, save_figure
-    if split not in ('train', 'valid', 'test'): raise ValueError(f"split={split!r}: expected 'train', 'valid' or 'test'.")
+    for flag, v in (('split', split), ('rank_split', rank_split)):
+        if v not in ('train', 'valid', 'test'): raise ValueError(f"{flag}={v!r}: expected 'train', 'valid' or 'test'.")
     if mc_samples < 0 or (points is not None and points < 1): raise ValueError(f"mc_samples must be ≥ 0 and points ≥ 1, got {mc_samples} and {points}.")
     with report_folder(out, MI_REPORT_FILES, overwrite) as tmp:
         vae, info = load_vae(checkpoint)
@@ -298,10 +279,12 @@ def mi_report(checkpoint:str|Path, # a checkpoint written by `save_vae` (e.g. by
             raise ValueError(f"{checkpoint}: the model takes images of shape {vae.shape}, but data set {data!r} has {tuple(d.x.shape[1:])}.")
         x = d.images(split)[:300 if quick else points]
         ind = factor_indicators(*encode_all(vae, x), min(mc_samples, 1) if quick else mc_samples)
-        topk = topk_reconstruction(vae, x, {'MI': ind.mi, 'variance': ind.variance, 'activity': ind.activity}, ind.mi)
-        order = ind.mi.sort_values(ascending=False).index.to_numpy()
-        summary = dict(checkpoint=str(checkpoint), data=d.name, split=split, points=len(x), factors=len(ind), threshold=threshold,
-                       influential=[int(h) for h in order if ind.mi[h] > threshold], total_mi=float(ind.mi.sum()),
+        rank = ind if rank_split == split else factor_indicators(*encode_all(vae, d.images(rank_split)[:300 if quick else points]), 0)
+        ind.insert(0, f'mi_{rank_split}', rank.mi)
+        topk = topk_reconstruction(vae, x, {'MI': rank.mi, 'variance': rank.variance, 'activity': rank.activity}, ind.mi)
+        order = rank.mi.sort_values(ascending=False).index.to_numpy()
+        summary = dict(checkpoint=str(checkpoint), data=d.name, split=split, rank_split=rank_split, points=len(x), factors=len(ind), threshold=threshold,
+                       influential=[int(h) for h in order if rank.mi[h] > threshold], total_mi=float(ind.mi.sum()),
                        max_gap_mi_minus_mc=float((ind.mi - ind.mi_mc).max()) if 'mi_mc' in ind else None,
                        same_images_as_training=(info['key']['images'] == image_fingerprint(d)) if 'key' in info else None, quick=quick)
         with atomic_path(tmp/'indicators.csv') as p: ind.to_csv(p)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from drl_notes.mi import (MI_REPORT_FILES, MIAccumulator, cached_vae, check_posteriors, factor_indicators, fit_qstar, keep_factors,
+from drl_notes.mi import (MI_REPORT_FILES, MIAccumulator, check_posteriors, factor_indicators, fit_qstar, keep_factors,
                           linear_gaussian_encoder, mi_indicator, mi_indicator_by_kl, n_kept, top_factors, topk_classification,
                           topk_reconstruction, vae_mi)
 from drl_notes.vae import BetaVAE, ImageData, VAEConfig, kl_decomposition, make_shapes, to_float_images
@@ -134,23 +134,6 @@ def test_topk_classification_finds_the_informative_factor():
     assert acc['retrained per k', 1] > 90 and acc['trained once', 1] > 80 and acc['retrained per k', 0] < 70
 
 
-# ---------------------------------------------------------------- the model cache
-
-def test_cached_vae_trains_once_and_refuses_a_foreign_checkpoint(tmp_path):
-    d = ImageData(to_float_images(make_shapes(100, 32, vary=('x',), seed=0)[0]), seed=0, name='tiny')
-    cfg = VAEConfig('eeg32', 4, 'bernoulli', beta=1, max_epochs=1, bs=20)   # 60 training images: 3 batches
-    v1, i1 = cached_vae(d, cfg, 0, 'm', tmp_path)
-    v2, i2 = cached_vae(d, cfg, 0, 'm', tmp_path)
-    assert i1['path'] == i2['path'] and len(list(tmp_path.glob('*.pt'))) == 1
-    for k, w in v1.state_dict().items(): torch.testing.assert_close(v2.state_dict()[k], w)
-    meta = tmp_path/(i1['path'].rsplit('/', 1)[-1].replace('.pt', '.json'))
-    info = json.loads(meta.read_text()); info['key']['seed'] = 99; meta.write_text(json.dumps(info))
-    with pytest.raises(ValueError, match='differ from the ones asked for'): cached_vae(d, cfg, 0, 'm', tmp_path)
-    d2 = ImageData(d.x.flip(-1), seed=0, name='tiny')                          # other images: another checkpoint
-    cached_vae(d2, cfg, 0, 'm', tmp_path)
-    assert len(list(tmp_path.glob('*.pt'))) == 2
-
-
 # ---------------------------------------------------------------- `drl-notes mi`
 
 @pytest.fixture(scope='module')
@@ -168,7 +151,7 @@ def test_cli_mi_quick(cli, shapes_checkpoint, tmp_path):
     assert code == 0, err
     for f in MI_REPORT_FILES: assert (out/f).stat().st_size > 0 and f in stdout
     ind = pd.read_csv(out/'indicators.csv', index_col='factor')
-    assert len(ind) == 16 and list(ind.columns) == ['mi', 'mi_mc', 'variance', 'activity', 'kl']
+    assert len(ind) == 16 and list(ind.columns) == ['mi_train', 'mi', 'mi_mc', 'variance', 'activity', 'kl']
     assert (ind.mi >= -1e-9).all() and (ind.mi >= ind.mi_mc - 0.1).all()
     s = json.loads((out/'summary.json').read_text())
     assert s['factors'] == 16 and s['points'] == 200 and s['quick'] and s['influential'] == [int(h) for h in ind.mi.sort_values(ascending=False).index if ind.mi[h] > 0.5]
