@@ -7,8 +7,8 @@ Docs: https://drl-notes.github.io/drl_notes/mi_estimator.html.md"""
 # %% auto #0
 __all__ = ['TABLE_3_2', 'AUTHOR_TOPK_ACCURACY', 'MI_REPORT_FILES', 'check_posteriors', 'fit_qstar', 'mi_indicator',
            'mi_indicator_by_kl', 'MIAccumulator', 'vae_mi', 'linear_gaussian_encoder', 'factor_indicators',
-           'plot_indicators', 'n_kept', 'top_factors', 'keep_factors', 'topk_reconstruction', 'FactorClassifier',
-           'train_factor_classifier', 'factor_accuracy', 'topk_classification', 'mi_report']
+           'indicator_summary', 'plot_indicators', 'n_kept', 'top_factors', 'keep_factors', 'topk_reconstruction',
+           'FactorClassifier', 'factor_accuracy', 'train_factor_classifier', 'topk_classification', 'mi_report']
 
 # %% ../nbs/02_mi_estimator.ipynb #915a04a3
 import math, hashlib, json
@@ -25,58 +25,89 @@ from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 
 from .core import atomic_path, cache_dir, fit_best, seed_everything
-from .vae import (BetaVAE, ImageData, VAEConfig, cached_vae, encode_all, evaluate_vae, history, image_fingerprint,
-                           kl_decomposition, kl_normal, load_vae, named_images, plot_traversals, save_vae, train_vae)
+from .vae import (BetaVAE, ImageData, VAEConfig, cached_vae, encode_all, evaluate_vae, history,
+                           image_fingerprint, kl_decomposition, kl_normal, load_vae, named_images, plot_traversals, save_vae, train_vae)
 
-# %% ../nbs/02_mi_estimator.ipynb #e0a58770
-def check_posteriors(mu:torch.Tensor, # posterior means μ_h(x^m), (M, H)
+# %% ../nbs/02_mi_estimator.ipynb #d86362d7
+def _as_2d(name:str, # the argument's name, for the message
+           t # a tensor or numpy array
+          )->torch.Tensor:
+    "`t` as a 2-D real tensor, or a ValueError naming the argument and what it got."
+    if isinstance(t, np.ndarray): t = torch.from_numpy(t)
+    if not isinstance(t, torch.Tensor) or t.ndim != 2:
+        got = f'shape {tuple(t.shape)}' if isinstance(t, torch.Tensor) else type(t).__name__
+        raise ValueError(f"{name}: expected a 2-D tensor or numpy array (data points, factors), got {got}.")
+    if t.dtype == torch.bool or t.is_complex(): raise ValueError(f"{name}: expected real numbers, got {t.dtype}.")
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{name}: {int((~torch.isfinite(t)).sum())} value(s) are NaN or infinite.")
+    return t
+
+# %% ../nbs/02_mi_estimator.ipynb #dffd3744
+def check_posteriors(mu:torch.Tensor, # posterior means μ_h(x^m), (M, H): a tensor or numpy array
                      logvar:torch.Tensor|None=None, # posterior log-variances log σ_h(x^m), (M, H)
                      var:torch.Tensor|None=None # or the variances σ_h(x^m) themselves (the thesis's σ), (M, H)
                     )->tuple[torch.Tensor, torch.Tensor]:
-    "`(mu, logvar)`, detached, after checking them: finite (M, H) tensors of one shape, M ≥ 1, variances positive; else a ValueError naming the argument."
-    if (logvar is None) == (var is None): raise ValueError("give exactly one of logvar (log-variances) and var (variances).")
-    for name, t in (('mu', mu), ('logvar', logvar) if var is None else ('var', var)):
-        if not isinstance(t, torch.Tensor) or t.ndim != 2:
-            raise ValueError(f"{name}: expected a 2-D tensor (data points, factors), got {getattr(t, 'shape', type(t).__name__)}.")
-        if not torch.isfinite(t).all(): raise ValueError(f"{name}: {int((~torch.isfinite(t)).sum())} value(s) are NaN or infinite.")
-    if var is not None:
-        if (var <= 0).any(): raise ValueError(f"var: {int((var <= 0).sum())} value(s) are zero or negative; variances must be positive.")
+    "`(mu, logvar)` detached, once checked: finite real (M, H) tensors, M ≥ 1, positive variances; else a ValueError naming the argument."
+    if (logvar is None) == (var is None):
+        raise ValueError("give exactly one of logvar (log-variances) and var (variances).")
+    mu = _as_2d('mu', mu)
+    if var is None: logvar = _as_2d('logvar', logvar)
+    else:
+        var = _as_2d('var', var)
+        if (var <= 0).any():
+            raise ValueError(f"var: {int((var <= 0).sum())} value(s) are zero or negative; variances must be positive.")
         logvar = var.double().log()
     if mu.shape != logvar.shape:
-        raise ValueError(f"mu has shape {tuple(mu.shape)} but {'logvar' if var is None else 'var'} has {tuple(logvar.shape)}; expected the same (M, H).")
+        other = 'logvar' if var is None else 'var'
+        raise ValueError(f"mu has shape {tuple(mu.shape)} but {other} has {tuple(logvar.shape)}; expected the same (M, H).")
     if len(mu) == 0: raise ValueError("mu, logvar: no data points (M = 0).")
     return mu.detach(), logvar.detach()
 
-def _moment_sums(mu:torch.Tensor, logvar:torch.Tensor, rows:int=512)->tuple[torch.Tensor, torch.Tensor]:
-    "Σ_m (σ_h + μ_h²) and Σ_m log σ_h over the data points, in float64, `rows` points at a time (small blocks stay in cache)."
-    s2 = torch.zeros(mu.shape[1], dtype=torch.float64, device=mu.device); slog = torch.zeros_like(s2)
+# %% ../nbs/02_mi_estimator.ipynb #8bec591d
+def _moment_sums(mu:torch.Tensor, # posterior means, (M, H)
+                 logvar:torch.Tensor, # posterior log-variances, (M, H)
+                 rows:int=512 # data points per block (small blocks stay in cache)
+                )->tuple[torch.Tensor, torch.Tensor]:
+    "Σ_m (σ_h + μ_h²) and Σ_m log σ_h over the data points, in float64, `rows` points at a time."
+    s2 = torch.zeros(mu.shape[1], dtype=torch.float64, device=mu.device)
+    slog = torch.zeros_like(s2)
     for i in range(0, len(mu), rows):
         m, l = mu[i:i+rows].double(), logvar[i:i+rows].double()
-        s2 += (l.exp() + m*m).sum(0); slog += l.sum(0)
+        s2 += (l.exp() + m*m).sum(0)
+        slog += l.sum(0)
     return s2, slog
 
-def fit_qstar(mu:torch.Tensor, logvar:torch.Tensor|None=None, var:torch.Tensor|None=None)->torch.Tensor:
-    "σ*_h = mean over data of σ_h(x) + μ_h(x)²: the variance of the zero-mean Gaussian q* closest on average to q(z_h|x)."
+# %% ../nbs/02_mi_estimator.ipynb #7d26cf45
+def fit_qstar(mu:torch.Tensor, # posterior means μ_h(x^m), (M, H)
+              logvar:torch.Tensor|None=None, # posterior log-variances, (M, H)
+              var:torch.Tensor|None=None # or the variances, (M, H)
+             )->torch.Tensor:
+    "σ*_h = mean over data of σ_h(x) + μ_h(x)²: the zero-mean Gaussian q* closest on average to q(z_h|x)."
     mu, logvar = check_posteriors(mu, logvar, var)
     return _moment_sums(mu, logvar)[0]/len(mu)
 
+# %% ../nbs/02_mi_estimator.ipynb #08e830c7
 def mi_indicator(mu:torch.Tensor, # posterior means μ_h(x^m), (M, H)
                  logvar:torch.Tensor|None=None, # posterior log-variances log σ_h(x^m), (M, H)
                  var:torch.Tensor|None=None # or the variances σ_h(x^m), (M, H)
                 )->torch.Tensor:
-    "Algorithm 3-1, corrected: I_est,h = ½[log σ*_h − mean_m log σ_h(x^m)] for every factor (nats), shape (H,), float64."
+    "Algorithm 3-1, corrected: I_est,h = ½[log σ*_h − mean_m log σ_h(x^m)] per factor (nats), shape (H,), float64."
     mu, logvar = check_posteriors(mu, logvar, var)
     s2, slog = _moment_sums(mu, logvar)
     return 0.5*((s2/len(mu)).log() - slog/len(mu))
 
-def mi_indicator_by_kl(mu:torch.Tensor, logvar:torch.Tensor|None=None, var:torch.Tensor|None=None)->torch.Tensor:
+# %% ../nbs/02_mi_estimator.ipynb #fb863718
+def mi_indicator_by_kl(mu:torch.Tensor, # posterior means μ_h(x^m), (M, H)
+                       logvar:torch.Tensor|None=None, # posterior log-variances, (M, H)
+                       var:torch.Tensor|None=None # or the variances, (M, H)
+                      )->torch.Tensor:
     "The definition (eq. 3-22): the mean over data of KL(q(z_h|x^m) ‖ q*(z_h)); equal to `mi_indicator`."
     mu, logvar = (t.double() for t in check_posteriors(mu, logvar, var))
     return kl_normal(mu, logvar, 0., fit_qstar(mu, logvar).log()).mean(0)
 
 # %% ../nbs/02_mi_estimator.ipynb #5d8b69c6
 class MIAccumulator:
-    "Running sums for the MI indicator: feed batches of (μ, log σ) — or variances with `var=` — and read `mi` (nats per factor) and `qstar`."
+    "Running sums for the MI indicator: feed batches of (μ, log σ), or variances with `var=`; read `mi` and `qstar`."
     def __init__(self): self.n, self.s2, self.slog = 0, 0., 0.
     def update(self, mu:torch.Tensor, # posterior means of a batch, (N, H)
                logvar:torch.Tensor|None=None, # their log-variances, (N, H)
@@ -84,9 +115,11 @@ class MIAccumulator:
               ):
         "Add a batch of posteriors to the running sums; returns the accumulator."
         mu, logvar = check_posteriors(mu, logvar, var)
-        if self.n and mu.shape[1] != len(self.s2): raise ValueError(f"mu: {mu.shape[1]} factors, but earlier batches had {len(self.s2)}.")
+        if self.n and mu.shape[1] != len(self.s2):
+            raise ValueError(f"mu: {mu.shape[1]} factors, but earlier batches had {len(self.s2)}.")
         s2, slog = _moment_sums(mu, logvar)
-        self.n += len(mu); self.s2 = self.s2 + s2.cpu(); self.slog = self.slog + slog.cpu()
+        self.n += len(mu)
+        self.s2, self.slog = self.s2 + s2.cpu(), self.slog + slog.cpu()
         return self
     @property
     def qstar(self):
@@ -98,13 +131,15 @@ class MIAccumulator:
         "The MI indicator I_est,h of every factor (nats): ½[log σ*_h − mean log σ_h(x)]."
         return 0.5*(self.qstar.log() - self.slog/self.n)
 
+# %% ../nbs/02_mi_estimator.ipynb #4fa38b12
 @torch.no_grad()
 def vae_mi(vae, # a trained drl_notes.vae.BetaVAE
            x, # images (N, C, H, W), or an iterable of image batches (e.g. a DataLoader yielding (x, x) pairs)
            bs:int=500 # batch size when x is a tensor
           )->MIAccumulator:
     "The MI indicator of every factor of `vae` over the images `x`, in one streaming pass."
-    vae.eval(); dev = next(vae.parameters()).device; acc = MIAccumulator()
+    vae.eval()
+    dev, acc = next(vae.parameters()).device, MIAccumulator()
     batches = (x[i:i+bs] for i in range(0, len(x), bs)) if isinstance(x, torch.Tensor) else x
     for b in batches:
         b = b[0] if isinstance(b, (tuple, list)) else b
@@ -117,7 +152,7 @@ def linear_gaussian_encoder(M:int, # data points
                             s2:torch.Tensor, # (H,) encoder noise variances
                             seed:int=0 # data seed
                            ):
-    "(μ, log σ) of q(z_h|x) = N(a_h·x, s2_h) for M draws x ~ N(0, I_D), and the exact I(x; z_h) = ½ log(1 + ‖a_h‖²/s2_h)."
+    "(μ, log σ) of q(z_h|x) = N(a_h·x, s2_h) for x ~ N(0, I_D), and the exact I(x; z_h) = ½ log(1 + ‖a_h‖²/s2_h)."
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(M, a.shape[1], generator=g, dtype=torch.float64)
     mu, lv = x @ a.double().T, s2.double().log().expand(M, -1)
@@ -126,38 +161,55 @@ def linear_gaussian_encoder(M:int, # data points
 # %% ../nbs/02_mi_estimator.ipynb #49477cd0
 def factor_indicators(mu:torch.Tensor, # posterior means, (M, H)
                       logvar:torch.Tensor, # posterior log-variances, (M, H)
-                      mc_samples:int=4, # samples per data point for the Monte-Carlo MI; 0 skips it (its cost grows as M²H)
+                      mc_samples:int=4, # samples per data point for the Monte-Carlo MI; 0 skips it (cost ∝ M²H)
                       seed:int=0 # seed of the Monte-Carlo samples
                      )->pd.DataFrame:
-    "Per factor: the MI indicator, the Monte-Carlo MI with the exact finite mixture, the aggregate variance, Burda et al.'s activity Var_x μ_h(x), and E_x KL(q(z_h|x) ‖ N(0, 1))."
+    "Per factor: the MI indicator, the Monte-Carlo MI, the aggregate variance, Burda's activity and E_x KL(q(z_h|x) ‖ N(0, 1))."
     mu, logvar = (t.double() for t in check_posteriors(mu, logvar))
     out = dict(mi=mi_indicator(mu, logvar).numpy())
     if mc_samples:
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed); out['mi_mc'] = kl_decomposition(mu, logvar, mc_samples).mi.to_numpy()
+            torch.manual_seed(seed)
+            out['mi_mc'] = kl_decomposition(mu, logvar, mc_samples).mi.to_numpy()
     out.update(variance=((logvar.exp() + mu**2).mean(0) - mu.mean(0)**2).numpy(), activity=mu.var(0).numpy(),
                kl=kl_normal(mu, logvar).mean(0).numpy())
     return pd.DataFrame(out).rename_axis('factor')
 
+# %% ../nbs/02_mi_estimator.ipynb #92d71758
+def indicator_summary(i:pd.DataFrame, # from `factor_indicators` (with the Monte-Carlo column `mi_mc`)
+                      threshold:float=0.5 # MI threshold (nats) of the thesis's rule
+                     )->dict:
+    "How many factors each rule calls used, the sums, the widest bracket, and each indicator's rank correlation with I_mc."
+    rho = i.corr(method='spearman')['mi_mc']
+    return {f'I_est > {threshold}': int((i.mi > threshold).sum()), 'KL > 0.05': int((i.kl > 0.05).sum()),
+            'A_h > 0.01 (active units)': int((i.activity > 0.01).sum()), 'Σ I_est (nats)': i.mi.sum(),
+            'Σ I_mc (nats)': i.mi_mc.sum(), 'largest I_est − I_mc': (i.mi - i.mi_mc).max(),
+            'Spearman: I_est': rho['mi'], 'Spearman: variance': rho['variance'], 'Spearman: activity': rho['activity']}
+
+# %% ../nbs/02_mi_estimator.ipynb #2dc33843
 def plot_indicators(ind:pd.DataFrame, # from `factor_indicators`
                     threshold:float=0.5, # MI threshold drawn as a line (the thesis's 0.5 nats)
                     title:str='' # figure title
                    ):
-    "The thesis's Fig. 3-5 layout: the MI indicator of each factor as spikes up, the factor's aggregate variance as spikes down."
+    "The thesis's Fig. 3-5 layout: each factor's MI indicator as spikes up, its aggregate variance as spikes down."
     import matplotlib.pyplot as plt
     fig, (a1, a2) = plt.subplots(2, 1, figsize=(10, 3.6), sharex=True, gridspec_kw=dict(hspace=0.05))
-    h = np.arange(len(ind)); hot = ind.mi.to_numpy() > threshold
-    a1.bar(h, ind.mi, color=np.where(hot, 'C0', '0.6'), width=0.8); a1.axhline(threshold, color='k', ls=':', lw=0.8)
+    h, hot = np.arange(len(ind)), ind.mi.to_numpy() > threshold
+    a1.bar(h, ind.mi, color=np.where(hot, 'C0', '0.6'), width=0.8)
+    a1.axhline(threshold, color='k', ls=':', lw=0.8)
     a1.set_ylabel('$I_{est}(x; z_h)$ (nats)')
     a1.set_title(title or f'{int(hot.sum())} of {len(ind)} factors above {threshold} nats', fontsize=10)
-    a2.bar(h, -ind.variance, color=np.where(hot, 'C3', '0.6'), width=0.8); a2.axhline(-1, color='k', ls=':', lw=0.8)
-    a2.set_ylabel('$-$Var$(z_h)$'); a2.set_xlabel('factor h'); a2.set_xlim(-1, len(ind))
+    a2.bar(h, -ind.variance, color=np.where(hot, 'C3', '0.6'), width=0.8)
+    a2.axhline(-1, color='k', ls=':', lw=0.8)
+    a2.set(ylabel='$-$Var$(z_h)$', xlabel='factor h', xlim=(-1, len(ind)))
     return fig
 
-# %% ../nbs/02_mi_estimator.ipynb #53050c00
+# %% ../nbs/02_mi_estimator.ipynb #cffaccbf
+# the thesis's Table 3-2 (MNIST β-VAE; k in %)
 TABLE_3_2 = pd.DataFrame(dict(k=[100, 20, 10, 7, 5, 3, 1, 0], I_used=[24.3, 24.3, 24.3, 19.6, 16.5, 10.6, 5.8, 0],
-                              mse=[5.6, 5.6, 5.6, 13.4, 15.0, 27.6, 44.4, 71.7]))  # the thesis's Table 3-2 (MNIST β-VAE; k in %)
+                              mse=[5.6, 5.6, 5.6, 13.4, 15.0, 27.6, 44.4, 71.7]))
 
+# %% ../nbs/02_mi_estimator.ipynb #b4d68ee4
 def n_kept(k:float, # share of factors to keep, in [0, 1]
            H:int # number of factors
           )->int:
@@ -165,19 +217,22 @@ def n_kept(k:float, # share of factors to keep, in [0, 1]
     if not 0 <= k <= 1: raise ValueError(f"k={k!r}: expected a share between 0 and 1 (e.g. 0.07 for 7 %).")
     return H - math.floor(round((1 - k)*H, 9))
 
+# %% ../nbs/02_mi_estimator.ipynb #b73d9978
 def top_factors(score, # one score per factor (higher = more influential), length H
                 k:float # share of factors to keep
                )->np.ndarray:
     "Indices (sorted) of the `n_kept(k, H)` factors with the highest scores; ties go to the lower index."
     score = np.asarray(score, dtype=float)
-    if score.ndim != 1 or not np.isfinite(score).all(): raise ValueError(f"score: expected finite values, one per factor; got shape {score.shape}.")
+    if score.ndim != 1 or not np.isfinite(score).all():
+        raise ValueError(f"score: expected finite values, one per factor; got shape {score.shape}.")
     return np.sort(np.argsort(-score, kind='stable')[:n_kept(k, len(score))])
 
+# %% ../nbs/02_mi_estimator.ipynb #e5914e92
 def keep_factors(mu:torch.Tensor, # posterior means, (N, H)
                  keep # indices of the factors to keep
                 )->torch.Tensor:
     "A copy of `mu` with every factor not in `keep` set to 0, the prior mean."
-    out = torch.zeros_like(mu); keep = torch.as_tensor(np.asarray(keep, dtype=np.int64))
+    out, keep = torch.zeros_like(mu), torch.as_tensor(np.asarray(keep, dtype=np.int64))
     out[:, keep] = mu[:, keep]
     return out
 
@@ -190,49 +245,63 @@ def topk_reconstruction(vae:BetaVAE, # a trained model
                         ks=tuple(TABLE_3_2.k/100), # shares of factors to keep
                         bs:int=500 # images per forward pass
                        )->pd.DataFrame:
-    "Table 3-2: keep the top-k share of factors under each ranking, set the rest to 0, decode μ; I(x; z_used) = Σ kept I_est,h and the squared error per image."
-    mu, _ = encode_all(vae, x, bs); mi = np.asarray(mi, dtype=float); rows = []
+    "Table 3-2: per ranking and share k, Σ I_est,h over the kept factors and the squared error per image of decoding them."
+    mu, mi, rows = encode_all(vae, x, bs)[0], np.asarray(mi, dtype=float), []
     for name, score in rankings.items():
         for k in ks:
-            keep = top_factors(score, k); z = keep_factors(mu, keep)
-            sse = sum(((vae.decode(z[i:i+bs]) - x[i:i+bs])**2).flatten(1).sum(1).sum().item() for i in range(0, len(x), bs))/len(x)
+            keep = top_factors(score, k)
+            z = keep_factors(mu, keep)
+            sse = sum(((vae.decode(z[i:i+bs]) - x[i:i+bs])**2).sum().item() for i in range(0, len(x), bs))/len(x)
             rows.append(dict(ranking=name, k=round(100*k, 6), factors=len(keep), I_used=mi[keep].sum(), sse=sse))
     return pd.DataFrame(rows)
 
-# %% ../nbs/02_mi_estimator.ipynb #d08327ce
-AUTHOR_TOPK_ACCURACY = pd.Series({100: 98.06, 50: 97.83, 10: 93.13, 7: 85.53, 5: 78.41, 4: 75.02, 3: 51.93, 2: 35.71, 1: 26.47, 0: 10.09},
-                                 name='author')  # test accuracy (%) with the top-k% factors: the author's MNIST notebook (β = 6, 50k training images)
+# %% ../nbs/02_mi_estimator.ipynb #ce1282e1
+# test accuracy (%) with the top-k% factors in the author's MNIST notebook (β = 6, 50k training images)
+AUTHOR_TOPK_ACCURACY = pd.Series({100: 98.06, 50: 97.83, 10: 93.13, 7: 85.53, 5: 78.41, 4: 75.02, 3: 51.93, 2: 35.71,
+                                  1: 26.47, 0: 10.09}, name='author')
 
+# %% ../nbs/02_mi_estimator.ipynb #1567b63d
 class FactorClassifier(nn.Sequential):
     "The author's classifier of posterior means: Linear(H, 256), ReLU, Linear(256, classes) (softmax in the loss)."
-    def __init__(self, n_latent:int=128, n_classes:int=10, hidden:int=256):
+    def __init__(self, n_latent:int=128, # inputs: the number of factors H
+                 n_classes:int=10, # outputs: the number of classes
+                 hidden:int=256 # hidden ReLU units
+                ):
         super().__init__(nn.Linear(n_latent, hidden), nn.ReLU(), nn.Linear(hidden, n_classes))
 
-def train_factor_classifier(z_train:torch.Tensor, y_train, # posterior means (N, H) and labels of the training images
-                            z_valid:torch.Tensor, y_valid, # the same for validation (selects the best epoch)
-                            keep=None, # factors the classifier may see (the others are 0 in training too); None = all
-                            epochs:int=20, # the author's 20 epochs; the best validation epoch is kept
-                            lr:float=1e-3, # Adam learning rate
-                            bs:int=100, # batch size
-                            seed:int=0 # initialisation and shuffling seed
-                           )->nn.Module:
-    "Train `FactorClassifier` on posterior means through a fastai Learner (Adam, cross-entropy); returns the model in eval mode on the CPU."
-    mask = lambda z: z if keep is None else keep_factors(z, keep)
-    y_train, y_valid = (torch.as_tensor(np.asarray(y), dtype=torch.long) for y in (y_train, y_valid))
-    seed_everything(seed)
-    dls = DataLoaders.from_dsets(TensorDataset(mask(z_train).float(), y_train), TensorDataset(mask(z_valid).float(), y_valid), bs=bs, num_workers=0)
-    model = FactorClassifier(z_train.shape[1], int(max(y_train.max(), y_valid.max())) + 1)
-    return fit_best(model, dls, CrossEntropyLossFlat(), lr, epochs, patience=epochs, metrics=accuracy).model.cpu().eval()
-
+# %% ../nbs/02_mi_estimator.ipynb #666613da
 @torch.no_grad()
 def factor_accuracy(model:nn.Module, # a trained `FactorClassifier`
-                    z:torch.Tensor, y, # posterior means (N, H) and labels
+                    z:torch.Tensor, # posterior means, (N, H)
+                    y, # their labels, (N,)
                     keep=None # factors kept; the others are set to 0 (the prior mean) before classifying
                    )->float:
     "Accuracy of `model` on posterior means with only the `keep` factors."
     z = z if keep is None else keep_factors(z, keep)
     return (model(z.float()).argmax(1).numpy() == np.asarray(y)).mean().item()
 
+# %% ../nbs/02_mi_estimator.ipynb #dc33f491
+def train_factor_classifier(z_train:torch.Tensor, # posterior means of the training images, (N, H)
+                            y_train, # their labels, (N,)
+                            z_valid:torch.Tensor, # posterior means of the validation images (select the best epoch)
+                            y_valid, # their labels
+                            keep=None, # factors the classifier may see (the others are 0 in training too); None = all
+                            epochs:int=20, # the author's 20 epochs; the best validation epoch is kept
+                            lr:float=1e-3, # Adam learning rate
+                            bs:int=100, # batch size
+                            seed:int=0 # initialisation and shuffling seed
+                           )->nn.Module:
+    "Train `FactorClassifier` on posterior means through a fastai Learner (Adam, cross-entropy); eval mode, on the CPU."
+    mask = lambda z: z if keep is None else keep_factors(z, keep)
+    y_train, y_valid = (torch.as_tensor(np.asarray(y), dtype=torch.long) for y in (y_train, y_valid))
+    seed_everything(seed)
+    dls = DataLoaders.from_dsets(TensorDataset(mask(z_train).float(), y_train), TensorDataset(mask(z_valid).float(), y_valid),
+                                 bs=bs, num_workers=0)
+    model = FactorClassifier(z_train.shape[1], int(max(y_train.max(), y_valid.max())) + 1)
+    learn = fit_best(model, dls, CrossEntropyLossFlat(), lr, epochs, patience=epochs, metrics=accuracy)
+    return learn.model.cpu().eval()
+
+# %% ../nbs/02_mi_estimator.ipynb #feebe949
 def topk_classification(z:dict, # {'train', 'valid', 'test'}: posterior means (N, H)
                         y:dict, # the labels of each split
                         score, # one score per factor: the ranking (e.g. the MI indicator)
@@ -240,58 +309,67 @@ def topk_classification(z:dict, # {'train', 'valid', 'test'}: posterior means (N
                         seeds=(0,), # classifier seeds
                         epochs:int=20 # classifier epochs
                        )->pd.DataFrame:
-    "Test accuracy (%) with the top-k factors, two ways: the author's (one classifier trained on all factors, the dropped ones set to 0 at test) and retrained for each k."
+    "Test accuracy (%) with the top-k factors: one classifier of all factors, dropped ones 0 at test (the author's), and one per k."
     rows = []
     for seed in seeds:
         once = train_factor_classifier(z['train'], y['train'], z['valid'], y['valid'], epochs=epochs, seed=seed)
         for k in ks:
             keep = top_factors(score, k)
-            again = train_factor_classifier(z['train'], y['train'], z['valid'], y['valid'], keep, epochs=epochs, seed=seed)
-            rows += [dict(protocol=p, seed=seed, k=round(100*k, 6), factors=len(keep), accuracy=100*factor_accuracy(m, z['test'], y['test'], keep))
+            again = train_factor_classifier(z['train'], y['train'], z['valid'], y['valid'], keep, epochs, seed=seed)
+            rows += [dict(protocol=p, seed=seed, k=round(100*k, 6), factors=len(keep),
+                          accuracy=100*factor_accuracy(m, z['test'], y['test'], keep))
                      for p, m in (('trained once', once), ('retrained per k', again))]
     return pd.DataFrame(rows)
 
-# %% ../nbs/02_mi_estimator.ipynb #77adb57c
+# %% ../nbs/02_mi_estimator.ipynb #4ec4d611
 MI_REPORT_FILES = ('indicators.csv', 'topk.csv', 'summary.json', 'indicators.png', 'traversals.png')
 
-def mi_report(checkpoint:str|Path, # a checkpoint written by `save_vae` (e.g. by `drl-notes vae`): vae.pt with vae.json beside it
+# %% ../nbs/02_mi_estimator.ipynb #7035ac89
+def mi_report(checkpoint:str|Path, # a checkpoint written by `save_vae` (e.g. by `drl-notes vae`): vae.pt beside vae.json
               data:str='mnist', # the `named_images` data set the model was trained on
               out:str|Path='mi_out', # output folder
               source:str|Path='auto', # MNIST source or CelebA folder, as for `drl-notes vae`
               split_seed:int|None=None, # seed of the data split; default the checkpoint's own, else 0
               split:str='test', # the images the indicator and the top-k% table are scored on
-              rank_split:str='train', # the images the factors are ranked on (not the scored ones, so a ranking is never judged where it was chosen)
+              rank_split:str='train', # the images the factors are ranked on (never the scored ones by default)
               threshold:float=0.5, # MI threshold of an influential factor (nats)
-              mc_samples:int=4, # samples per image for the Monte-Carlo MI (0 skips it; cost grows as images² × factors)
+              mc_samples:int=4, # samples per image for the Monte-Carlo MI (0 skips it; cost ∝ images² × factors)
               points:int|None=None, # use only the first `points` images of the split
               quick:bool=False, # 300 images and one Monte-Carlo sample: a smoke test
               overwrite:bool=False # replace earlier outputs in `out`
              )->dict:
-    "The MI indicator of every factor of a saved β-VAE on a data set, beside its rivals; the top-k% reconstruction table; figures."
+    "The MI indicator of every factor of a saved β-VAE beside its rivals, the top-k% reconstruction table, figures."
     from drl_notes.core import report_folder, save_figure
     for flag, v in (('split', split), ('rank_split', rank_split)):
         if v not in ('train', 'valid', 'test'): raise ValueError(f"{flag}={v!r}: expected 'train', 'valid' or 'test'.")
-    if mc_samples < 0 or (points is not None and points < 1): raise ValueError(f"mc_samples must be ≥ 0 and points ≥ 1, got {mc_samples} and {points}.")
+    if mc_samples < 0 or (points is not None and points < 1):
+        raise ValueError(f"mc_samples must be ≥ 0 and points ≥ 1, got {mc_samples} and {points}.")
+    n = 300 if quick else points
     with report_folder(out, MI_REPORT_FILES, overwrite) as tmp:
         vae, info = load_vae(checkpoint)
         d, _ = named_images(data, quick, source, info.get('split_seed', info.get('seed', 0)) if split_seed is None else split_seed)
         if tuple(d.x.shape[1:]) != vae.shape:
-            raise ValueError(f"{checkpoint}: the model takes images of shape {vae.shape}, but data set {data!r} has {tuple(d.x.shape[1:])}.")
-        x = d.images(split)[:300 if quick else points]
+            raise ValueError(f"{checkpoint}: the model takes images of shape {vae.shape}, "
+                             f"but data set {data!r} has {tuple(d.x.shape[1:])}.")
+        x = d.images(split)[:n]
         ind = factor_indicators(*encode_all(vae, x), min(mc_samples, 1) if quick else mc_samples)
-        rank = ind if rank_split == split else factor_indicators(*encode_all(vae, d.images(rank_split)[:300 if quick else points]), 0)
+        rank = ind if rank_split == split else factor_indicators(*encode_all(vae, d.images(rank_split)[:n]), 0)
         ind.insert(0, f'mi_{rank_split}', rank.mi)
-        topk = topk_reconstruction(vae, x, {'MI': rank.mi, 'variance': rank.variance, 'activity': rank.activity}, ind.mi)
+        rankings = {'MI': rank.mi, 'variance': rank.variance, 'activity': rank.activity}
+        topk = topk_reconstruction(vae, x, rankings, ind.mi)
         order = rank.mi.sort_values(ascending=False).index.to_numpy()
-        summary = dict(checkpoint=str(checkpoint), data=d.name, split=split, rank_split=rank_split, points=len(x), factors=len(ind), threshold=threshold,
-                       influential=[int(h) for h in order if rank.mi[h] > threshold], total_mi=float(ind.mi.sum()),
+        same = (info['key']['images'] == image_fingerprint(d)) if 'key' in info else None
+        summary = dict(checkpoint=str(checkpoint), data=d.name, split=split, rank_split=rank_split, points=len(x),
+                       factors=len(ind), threshold=threshold, influential=[int(h) for h in order if rank.mi[h] > threshold],
+                       total_mi=float(ind.mi.sum()),
                        max_gap_mi_minus_mc=float((ind.mi - ind.mi_mc).max()) if 'mi_mc' in ind else None,
-                       same_images_as_training=(info['key']['images'] == image_fingerprint(d)) if 'key' in info else None, quick=quick)
+                       same_images_as_training=same, quick=quick)
         with atomic_path(tmp/'indicators.csv') as p: ind.to_csv(p)
         with atomic_path(tmp/'topk.csv') as p: topk.to_csv(p, index=False)
         with atomic_path(tmp/'summary.json') as p: p.write_text(json.dumps(summary, indent=1))
         picks = list(order[:6])
-        figs = {'indicators.png': plot_indicators(ind, threshold, f'{d.name}: {len(summary["influential"])} of {len(ind)} factors above {threshold} nats'),
+        title = f'{d.name}: {len(summary["influential"])} of {len(ind)} factors above {threshold} nats'
+        figs = {'indicators.png': plot_indicators(ind, threshold, title),
                 'traversals.png': plot_traversals(vae, x[:4], picks, titles=[f'factor {h}: I_est {ind.mi[h]:.2f}' for h in picks])}
         for name, fig in figs.items(): save_figure(fig, tmp/name)
     return {f: Path(out)/f for f in MI_REPORT_FILES}
