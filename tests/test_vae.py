@@ -304,7 +304,8 @@ def test_train_vae_checks_image_shape():
 
 def test_vae_cli_quick_run(cli, tmp_path):
     out = tmp_path/'o'
-    code, stdout, err = cli('vae', '--data', 'shapes', '--quick', '--latent', '16', '--beta', '2', '--out', out)
+    code, stdout, err = cli('vae', '--data', 'shapes', '--quick', '--latent', '16', '--beta', '2', '--likelihood', 'bernoulli',
+                            '--out', out)                                     # the chapter's decoder for binary shapes
     assert code == 0, err
     for f in VAE_REPORT_FILES: assert (out/f).stat().st_size > 0, f
     s = json.loads((out/'scores.json').read_text())
@@ -312,6 +313,7 @@ def test_vae_cli_quick_run(cli, tmp_path):
     assert pd.read_csv(out/'history.csv').shape[0] == 2
     v, info = load_vae(out/'vae.pt')
     assert info['config']['beta'] == 2 and v.hparams['arch'] == 'eeg32'
+    assert info['config']['likelihood'] == 'bernoulli' and v.likelihood.n_params == 1
     code, _, err = cli('vae', '--data', 'shapes', '--quick', '--out', out)      # outputs are never replaced silently
     assert code == 2 and 'drl-notes vae: error:' in err and '--overwrite' in err
 
