@@ -214,8 +214,9 @@ def _eeg_parser(sub):
                    help='any of psd_svm cnn ae vae (default: all four)')
     p.add_argument('--folds', type=_count(2), default=5, help='folds per seed, at least 2 (default 5; with --by subject, the number of subjects is leave-one-out)')
     _seeds_arg(p, 'cross-validation')
-    p.add_argument('--by', choices=('trial', 'subject'), default=None,
-                   help='split by trial or by subject (default: subject when the data have several subjects, else trial)')
+    p.add_argument('--by', choices=('trial', 'subject', 'run'), default=None,
+                   help='keep whole: trials, subjects, or recording runs (EEGMMIDB; validation by trial); '
+                        'default: subject when the data have several subjects, else trial')
     _fit_args(p, 1e-3, 16, 200, 30, ' of the networks', '; the thesis 1e-4')
     p.add_argument('--beta', type=_number(0), default=6., help='KL weight of the β-VAE (default 6, the thesis)')
     p.add_argument('--clf-weight', type=_number(0, strict=True), default=1., help='weight of the cross-entropy against the reconstruction (default 1, the thesis)')

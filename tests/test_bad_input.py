@@ -383,7 +383,7 @@ FAILS_AFTER_THE_OUT_CHECK = {   # a run that gets past the --out check and then 
     'runoff': (['runoff', '--csv', 'no_such.csv'], 'REPORT_FILES', 'drl_notes.runoff_report'),
     'vae': (['vae', '--data', 'celeba'], 'VAE_REPORT_FILES', 'drl_notes.vae'),
     'mi': (['mi', 'no_such/vae.pt'], 'MI_REPORT_FILES', 'drl_notes.mi'),
-    'eeg': (['eeg', '--data', 'deap'], 'EEG_REPORT_FILES', 'drl_notes.eeg'),
+    'eeg': (['eeg', '--data', 'deap'], 'EEG_REPORT_FILES', 'drl_notes.eeg.report'),
     'rnn': (['rnn', '--T', '10', '--cells', 'gru', '--n-train', '10'], 'RNN_REPORT_FILES', 'drl_notes.rnn_report'),
     'rbm': (['rbm', '--data', 'digits', '--bs', '5000'], 'RBM_REPORT_FILES', 'drl_notes.rbm_report'),
     'ae': (['ae', '--data', 'digits', '--bs', '5000'], 'AE_REPORT_FILES', 'drl_notes.ae_report'),
