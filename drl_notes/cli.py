@@ -314,6 +314,46 @@ def _run_ae(a):
                       progress_printer(a.quiet))
     _print_paths(paths)
 
+# %% ../nbs/92_cli.ipynb #b537fa15
+def _gan_parser(sub):
+    p = sub.add_parser('gan', help='train a GAN on the ring of eight Gaussians or on MNIST (chapter 07); write its sample scores',
+                       description='Train a GAN through fastai\'s GANLearner on the ring of eight Gaussians (modes covered, share of '
+                                   'high-quality points, for a budget of generator steps) or on MNIST (chapter 01\'s t10k split; early '
+                                   'stopping on the Fréchet distance in a held-out classifier\'s features), and write results.csv, '
+                                   'table.md (mean ± s.d. over seeds beside the chapter\'s simple baselines), history.csv and '
+                                   'samples.png. Progress goes to stderr (--quiet silences it).')
+    p.add_argument('--data', choices=('ring', 'mnist'), default='ring', help='data set (default ring)')
+    p.add_argument('--loss', choices=('saturating', 'non-saturating', 'wgan-gp', 'wgan-clip'), default='non-saturating',
+                   help='GAN loss (default non-saturating; the WGANs take 5 critic steps per generator step)')
+    p.add_argument('--arch', choices=('mlp', 'dcgan'), default='mlp', help='MNIST generator and discriminator (default mlp)')
+    p.add_argument('--conditional', action='store_true', help='the conditional MLP GAN (MNIST): scored by its accuracy per requested class')
+    p.add_argument('--critic', choices=('projection', 'concatenation'), default=None,
+                   help="--conditional: the discriminator's use of the class (default projection)")
+    _seeds_arg(p)
+    p.add_argument('--steps', type=_count(1), default=None, help='ring: the budget of generator steps (default 3000)')
+    p.add_argument('--lr', type=_number(0, strict=True), default=None, help='Adam learning rate (default: ring 1e-3, MNIST 2e-4)')
+    p.add_argument('--bs', type=_count(1), default=None, help='MNIST: batch size (default 64; at most the training set)')
+    p.add_argument('--epochs', type=_count(1), default=None, help='MNIST: most epochs (default 200; --conditional: the budget, default 60)')
+    p.add_argument('--patience', type=_count(1), default=None, help='MNIST: epochs without a better validation score before stopping (default 15)')
+    return _output_args(p, 'gan_out', 'ring: 2,000 points, 100 steps; MNIST: 1,000 digits per split, 2 epochs: a smoke test, not a result',
+                        _run_gan, progress=True)
+
+def _run_gan(a):
+    from drl_notes.core import progress_printer
+    from drl_notes.gan import GANTrain
+    from drl_notes.gan_report import gan_report
+    _once(a, 'seeds')
+    mnist_only = [f'--{k}' for k in ('bs', 'epochs', 'patience') if getattr(a, k) is not None]
+    if a.data == 'ring' and mnist_only: raise ValueError(f"{', '.join(mnist_only)} apply to --data mnist only; the ring's budget is --steps")
+    if a.data == 'mnist' and a.steps is not None: raise ValueError("--steps applies to --data ring only; MNIST runs stop early (--epochs, --patience)")
+    if a.critic is not None and not a.conditional: raise ValueError("--critic applies to --conditional only")
+    if a.conditional and a.patience is not None: raise ValueError("--patience does not apply to --conditional: it trains for a budget of --epochs")
+    cfg = GANTrain(lr=a.lr or (1e-3 if a.data == 'ring' else 2e-4), bs=a.bs or 64, max_epochs=a.epochs or (60 if a.conditional else 200),
+                   patience=a.patience or 15)
+    paths = gan_report(a.data, a.loss, a.arch, a.conditional, a.critic or 'projection', tuple(a.seeds), cfg, a.steps or 3000, a.out,
+                       a.quick, a.overwrite, progress_printer(a.quiet))
+    _print_paths(paths)
+
 # %% ../nbs/92_cli.ipynb #cb45e103
 def build_parser()->argparse.ArgumentParser:
     "The `drl-notes` argument parser with every chapter's subcommand."
@@ -326,6 +366,7 @@ def build_parser()->argparse.ArgumentParser:
     _rnn_parser(sub)
     _rbm_parser(sub)
     _ae_parser(sub)
+    _gan_parser(sub)
     return p
 
 class Terminated(KeyboardInterrupt):

@@ -51,6 +51,9 @@ def _idx_pair(images:Path, labels:Path):
     x, y = read_idx(images, 3), read_idx(labels, 1)
     if x.shape[1:] != (28, 28): raise ValueError(f"{images}: images of shape {x.shape[1:]}, expected (28, 28).")
     if len(x) != len(y): raise ValueError(f"{images} holds {len(x)} images but {labels} holds {len(y)} labels.")
+    if len(y) and y.max() > 9:
+        i = int(np.argmax(y > 9))
+        raise ValueError(f"{labels}: label {y[i]} at position {i}; MNIST labels are the digits 0–9.")
     return x, y.astype(np.int64)
 
 def _find(folder:Path, stem:str):
@@ -115,6 +118,8 @@ def read_celeba_partition(path:str|Path # list_eval_partition.txt ('000001.jpg 0
         if not parts or parts == ['image_id', 'partition']: continue
         if len(parts) != 2 or parts[1] not in ('0', '1', '2'):
             raise ValueError(f"{path}, line {i}: {line!r}; expected '<image file> <partition 0|1|2>'.")
+        if Path(parts[0]).name != parts[0] or parts[0] in ('.', '..'):
+            raise ValueError(f"{path}, line {i}: {parts[0]!r} is not a file name inside img_align_celeba/; entries with folders or '..' are refused.")
         rows.append((parts[0], int(parts[1])))
     if not rows: raise ValueError(f"{path}: no entries.")
     return pd.DataFrame(rows, columns=['image', 'partition'])

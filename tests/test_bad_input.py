@@ -1,4 +1,4 @@
-"""Bad input through every `drl-notes` subcommand (runoff, vae, mi, eeg, rnn): each case must end with exit status 2 before anything trains, with
+"""Bad input through every `drl-notes` subcommand (runoff, vae, mi, eeg, rnn, rbm, ae, gan): each case must end with exit status 2 before anything trains, with
 one message that names the flag, or the file with its column and line.
 
 Every case runs `drl_notes.cli.main` in this process (importing torch, fastai and MNE once, not once per case) with
@@ -240,10 +240,32 @@ CASES = {
     'ae --seeds twice': (lambda f: ['ae', '--seeds', '2', '2'], ['--seeds: 2 given more than once']),
     'ae batch larger than the training set': (lambda f: ['ae', '--data', 'digits', '--bs', '5000'],
                                               ['the training split holds 1078 images, less than one batch of 5000 (--bs)']),
+    # ---- gan
+    **{f'gan --{k} {v}': (lambda f, k=k, v=v: ['gan', '--data', 'mnist', f'--{k}', v], [f'argument --{k}:', m]) for k, v, m in
+       [('seeds', '-1', '≥ 0'), ('lr', 'nan', 'finite'), ('lr', '0', '> 0'), ('bs', '0', '≥ 1'), ('epochs', '0', '≥ 1'),
+        ('patience', '0', '≥ 1'), ('steps', '0', '≥ 1'), ('steps', '1.5', 'whole number')]},
+    'gan unknown data': (lambda f: ['gan', '--data', 'cifar'], ["argument --data: invalid choice: 'cifar'"]),
+    'gan unknown loss': (lambda f: ['gan', '--loss', 'hinge'], ["argument --loss: invalid choice: 'hinge'"]),
+    'gan unknown arch': (lambda f: ['gan', '--arch', 'resnet'], ["argument --arch: invalid choice: 'resnet'"]),
+    'gan dcgan on the ring': (lambda f: ['gan', '--arch', 'dcgan'], ["--arch dcgan needs --data mnist: the ring's GAN is an MLP"]),
+    'gan conditional on the ring': (lambda f: ['gan', '--conditional'], ['--conditional needs --data mnist and --arch mlp']),
+    'gan conditional dcgan': (lambda f: ['gan', '--data', 'mnist', '--arch', 'dcgan', '--conditional'],
+                              ['--conditional needs --data mnist and --arch mlp']),
+    'gan --bs on the ring': (lambda f: ['gan', '--bs', '32', '--epochs', '5'], ["--bs, --epochs apply to --data mnist only; the ring's budget is --steps"]),
+    'gan --steps on mnist': (lambda f: ['gan', '--data', 'mnist', '--steps', '100'], ['--steps applies to --data ring only']),
+    'gan --seeds twice': (lambda f: ['gan', '--seeds', '1', '1'], ['--seeds: 1 given more than once']),
+    'gan --critic without --conditional': (lambda f: ['gan', '--data', 'mnist', '--critic', 'projection'], ['--critic applies to --conditional only']),
+    'gan --patience with --conditional': (lambda f: ['gan', '--data', 'mnist', '--conditional', '--patience', '5'],
+                                          ['--patience does not apply to --conditional']),
+    'gan unknown critic': (lambda f: ['gan', '--data', 'mnist', '--conditional', '--critic', 'hinge'], ["argument --critic: invalid choice: 'hinge'"]),
+    'gan batch larger than the training set': (lambda f: ['gan', '--data', 'mnist', '--bs', '7000'],
+                                               ['the training split holds 6000 images, less than one batch of 7000 (--bs)']),
 }
 # ---- every subcommand: --out checked before any work
-MINIMAL = {'runoff': ['runoff'], 'vae': ['vae', '--data', 'shapes'], 'mi': ['mi', 'vae.pt'], 'eeg': ['eeg'], 'rnn': ['rnn'], 'rbm': ['rbm'], 'ae': ['ae']}
-OLD_FILE = {'runoff': 'metrics.csv', 'vae': 'vae.pt', 'mi': 'indicators.csv', 'eeg': 'scores.csv', 'rnn': 'results.csv', 'rbm': 'results.csv', 'ae': 'results.csv'}
+MINIMAL = {'runoff': ['runoff'], 'vae': ['vae', '--data', 'shapes'], 'mi': ['mi', 'vae.pt'], 'eeg': ['eeg'], 'rnn': ['rnn'], 'rbm': ['rbm'], 'ae': ['ae'],
+           'gan': ['gan']}
+OLD_FILE = {'runoff': 'metrics.csv', 'vae': 'vae.pt', 'mi': 'indicators.csv', 'eeg': 'scores.csv', 'rnn': 'results.csv', 'rbm': 'results.csv', 'ae': 'results.csv',
+            'gan': 'results.csv'}
 for cmd, args in MINIMAL.items():
     CASES[f'{cmd} --out is a file'] = (lambda f, a=args: [*a, '--out', f.text('taken', 'x')], ['is a file, not a folder'])
     CASES[f'{cmd} --out under a file'] = (lambda f, a=args: [*a, '--out', f.text('taken', 'x')/'sub'], [lambda f: f"{f.path('taken')} is a file, not a folder"])
@@ -387,6 +409,7 @@ FAILS_AFTER_THE_OUT_CHECK = {   # a run that gets past the --out check and then 
     'rnn': (['rnn', '--T', '10', '--cells', 'gru', '--n-train', '10'], 'RNN_REPORT_FILES', 'drl_notes.rnn_report'),
     'rbm': (['rbm', '--data', 'digits', '--bs', '5000'], 'RBM_REPORT_FILES', 'drl_notes.rbm_report'),
     'ae': (['ae', '--data', 'digits', '--bs', '5000'], 'AE_REPORT_FILES', 'drl_notes.ae_report'),
+    'gan': (['gan', '--data', 'mnist', '--bs', '7000'], 'GAN_REPORT_FILES', 'drl_notes.gan_report'),
 }
 
 

