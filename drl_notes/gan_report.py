@@ -105,7 +105,7 @@ def gan_report(data:str='ring', # 'ring' (eight Gaussians) or 'mnist' (chapter 0
     "Train a GAN for each seed and score its samples as chapter 07 does; write results, table, history and samples to `out`."
     check_gan_settings(data, loss, arch, conditional, seeds, critic)
     if int(g_steps) != g_steps or g_steps < 1: raise ValueError(f"the budget (--steps) must be a whole number ≥ 1, got {g_steps}")
-    ring_lr = None if cfg is not None else 1e-3                  # the ring's default rate is E1's first, 1e-3
+    ring_lr = cfg.lr if cfg is not None else 1e-3               # the ring's default rate is E1's first, 1e-3
     cfg = cfg or GANTrain(loss=loss, max_epochs=200, patience=15)
     cfg = GANTrain(**{**cfg.__dict__, 'loss': loss, 'n_crit': 5 if loss.startswith('wgan') else 1,
                       **({'patience': None} if conditional else {}),                 # E3: a fixed budget of epochs
@@ -121,9 +121,8 @@ def gan_report(data:str='ring', # 'ring' (eight Gaussians) or 'mnist' (chapter 0
                     f"on MNIST, {loss} loss", f"Adam lr {cfg.lr:g}, β {cfg.betas}, batch {cfg.bs}, {cfg.n_crit} critic step(s) per "
                     f"generator step, {stop}")
         else:
-            lr = cfg.lr if ring_lr is None else ring_lr
-            res, hist, table, fig = _ring_report(loss, tuple(seeds), 100 if quick else g_steps, lr, quick, log)
-            what = (f"{loss} GAN on the ring of eight Gaussians", f"{res.g_steps.iloc[0]:,} generator steps (the budget), Adam lr {lr:g}, β (0.5, 0.9)")
+            res, hist, table, fig = _ring_report(loss, tuple(seeds), 100 if quick else g_steps, ring_lr, quick, log)
+            what = (f"{loss} GAN on the ring of eight Gaussians", f"{res.g_steps.iloc[0]:,} generator steps (the budget), Adam lr {ring_lr:g}, β (0.5, 0.9)")
         res.to_csv(tmp/'results.csv', index=False)
         hist.to_csv(tmp/'history.csv', index=False)
         head = f"# {what[0]}\n\nseeds {list(seeds)}; {what[1]}{'; QUICK smoke test, not a result' if quick else ''}\n\n"
